@@ -1,0 +1,407 @@
+package io.starshard.offheap;
+
+import org.agrona.DirectBuffer;
+import org.agrona.MutableDirectBuffer;
+
+import java.util.Arrays;
+
+/**
+ * Off-heap storage for the entries of an indirect segment: chunks carved into size-classed blocks.
+ *
+ * <h2>Entry layout</h2>
+ * <pre>
+ *  0        3 4            8                 8 + keyLength
+ *  +--------+-+------------+-----------------+-------------------+
+ *  | keyLen |c| valueLength|    key bytes    |    value bytes    |   block start is 8-byte aligned
+ *  +--------+-+------------+-----------------+-------------------+
+ *  int 0: bits 0..23 key length, bits 24..31 block class c (0..51, or 255 = dedicated chunk)
+ *  int 1: value length
+ *  a free block's first 8 bytes hold the reference of the next free block of its class
+ * </pre>
+ * A reference is {@code chunkId << 32 | offset}.
+ *
+ * <h2>Size classes</h2>
+ * Blocks are 8..128 bytes in steps of 8, then four classes per doubling up to {@value #MAX_SMALL_BLOCK}
+ * bytes (at most 25% rounding). Each class has an intrusive free list. Larger entries get a dedicated chunk.
+ * The block's class is in its header, so an update whose new entry still fits the block (and would not waste
+ * half of it) is written in place.
+ *
+ * <h2>Read safety</h2>
+ * Regular chunks are type-stable: they stay mapped until the segment closes, whatever happens to the
+ * entries in them, so an optimistic reader that follows a stale reference reads bytes of some block, never
+ * unmapped memory. Dedicated chunks are freed through the {@link EpochDomain}. Every reference and every
+ * length read from shared memory is checked against the chunk it names ({@link #entryAddress}) before use.
+ * Chunk sizes grow from {@value #FIRST_CHUNK_BYTES} bytes to {@value #MAX_CHUNK_BYTES} so that small shards stay
+ * small.
+ *
+ * <p>Not thread-safe for writing: the owning segment's writer lock serialises every mutating call. Only
+ * {@link #entryAddress}, {@link #keyMatches} and {@link #copyValue} may run concurrently with a writer.
+ */
+final class EntryArena {
+    static final int HEADER_BYTES = 8;
+    static final int MAX_SMALL_BLOCK = 1 << 16;
+    static final int CLASS_COUNT = 52;
+    static final int LARGE_CLASS = 0xFF;
+    static final int FIRST_CHUNK_BYTES = 4096;
+    static final int MAX_CHUNK_BYTES = 1 << 20;
+    static final long NO_BLOCK = -1L;
+    private static final int KEY_LENGTH_MASK = 0xFF_FFFF;
+
+    /** An off-heap chunk; immutable, so a reader that loads one sees an address and a size that belong together. */
+    static final class Chunk {
+        final long address;
+        final int size;
+        final boolean dedicated;
+
+        Chunk(long address, int size, boolean dedicated) {
+            this.address = address;
+            this.size = size;
+            this.dedicated = dedicated;
+        }
+    }
+
+    private final OffHeapMemory memory;
+    private final EpochDomain epochs;
+    private final int maxEntryBytes;
+    /** Chunk by id; replaced by a larger copy when full. Freed dedicated chunks leave null. */
+    private volatile Chunk[] chunks = new Chunk[8];
+    private int chunkIdLimit;
+    private int[] freeChunkIds = new int[8];
+    private int freeChunkIdCount;
+    private final long[] freeHeads = new long[CLASS_COUNT];
+    private int currentChunkId = -1;
+    private int currentChunkSize;
+    private int bumpOffset;
+    private int nextChunkBytes = FIRST_CHUNK_BYTES;
+    private long reservedBytes;
+    private long liveEntryBytes;
+    private long freeListBytes;
+
+    EntryArena(OffHeapMemory memory, EpochDomain epochs, int maxEntryBytes) {
+        this.memory = memory;
+        this.epochs = epochs;
+        this.maxEntryBytes = maxEntryBytes;
+        Arrays.fill(freeHeads, NO_BLOCK);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Size classes
+    // ---------------------------------------------------------------------------------------------------------
+
+    /** Smallest class whose blocks hold {@code size} bytes; size is a multiple of 8 in [8, MAX_SMALL_BLOCK]. */
+    static int classIndex(int size) {
+        if (size <= 128) {
+            return (size >>> 3) - 1;
+        }
+        int k = 31 - Integer.numberOfLeadingZeros(size - 1); // 2^k < size <= 2^(k+1), k >= 7
+        int shift = k - 2;
+        int sub = (size - (1 << k) + (1 << shift) - 1) >>> shift; // 1..4
+        return 16 + (k - 7) * 4 + sub - 1;
+    }
+
+    /** Block size of a class. */
+    static int classSize(int index) {
+        if (index < 16) {
+            return (index + 1) << 3;
+        }
+        int j = index - 16;
+        int k = 7 + (j >>> 2);
+        return (1 << k) + ((j & 3) + 1) * (1 << (k - 2));
+    }
+
+    /** Largest class whose blocks fit in {@code bytes} (a multiple of 8, at least 8). */
+    private static int largestClassWithin(int bytes) {
+        int c = classIndex(Math.min(bytes, MAX_SMALL_BLOCK));
+        return classSize(c) > bytes ? c - 1 : c;
+    }
+
+    static int align8(long bytes) {
+        return (int) ((bytes + 7) & ~7L);
+    }
+
+    static long ref(int chunkId, int offset) {
+        return ((long) chunkId << 32) | offset;
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Reads that may race with the writer: every value read from shared memory is checked before it is used.
+    // ---------------------------------------------------------------------------------------------------------
+
+    /**
+     * Address of the entry that {@code ref} names, or 0 if the reference or the entry's header does not
+     * describe an entry lying wholly inside a live chunk (possible only while a writer changes the segment).
+     */
+    long entryAddress(long ref) {
+        final int id = (int) (ref >>> 32);
+        final int offset = (int) ref;
+        final Chunk[] snapshot = chunks;
+        if (id < 0 || id >= snapshot.length) {
+            return 0;
+        }
+        final Chunk chunk = snapshot[id];
+        if (chunk == null || offset < 0 || (offset & 7) != 0 || offset > chunk.size - HEADER_BYTES) {
+            return 0;
+        }
+        final long address = chunk.address + offset;
+        final long keyLength = keyLength(address);
+        final long valueLength = valueLength(address);
+        final long payload = keyLength + valueLength;
+        if (valueLength < 0 || payload > maxEntryBytes || payload > (long) chunk.size - offset - HEADER_BYTES) {
+            return 0;
+        }
+        return address;
+    }
+
+    static int keyLength(long entryAddress) {
+        return MemoryAccess.getInt(entryAddress) & KEY_LENGTH_MASK;
+    }
+
+    static int valueLength(long entryAddress) {
+        return MemoryAccess.getInt(entryAddress + 4);
+    }
+
+    private static int blockClass(long entryAddress) {
+        return MemoryAccess.getInt(entryAddress) >>> 24;
+    }
+
+    /** Whether the checked entry at {@code entryAddress} has exactly this key. */
+    static boolean keyMatches(long entryAddress, DirectBuffer key, int keyOffset, int keyLength) {
+        return keyLength(entryAddress) == keyLength
+            && MemoryAccess.equals(entryAddress + HEADER_BYTES, key, keyOffset, keyLength);
+    }
+
+    /**
+     * Copies the value of the checked entry into {@code out} at {@code outOffset}, expanding {@code out} if it
+     * is expandable; the caller made sure a non-expandable {@code out} has room for the maximum entry size.
+     *
+     * @return the value length
+     */
+    static int copyValue(long entryAddress, MutableDirectBuffer out, int outOffset) {
+        final int keyLength = keyLength(entryAddress);
+        final int valueLength = valueLength(entryAddress);
+        if (outOffset + valueLength > out.capacity()) {
+            out.checkLimit(outOffset + valueLength);
+        }
+        MemoryAccess.copyToBuffer(entryAddress + HEADER_BYTES + keyLength, out, outOffset, valueLength);
+        return valueLength;
+    }
+
+    /** Copies the key of the checked entry into {@code out}; as {@link #copyValue}. */
+    static int copyKey(long entryAddress, MutableDirectBuffer out, int outOffset) {
+        final int keyLength = keyLength(entryAddress);
+        if (outOffset + keyLength > out.capacity()) {
+            out.checkLimit(outOffset + keyLength);
+        }
+        MemoryAccess.copyToBuffer(entryAddress + HEADER_BYTES, out, outOffset, keyLength);
+        return keyLength;
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Writer side (under the owner's exclusive lock)
+    // ---------------------------------------------------------------------------------------------------------
+
+    /**
+     * Allocates a block for an entry of {@code keyLength + valueLength} bytes and writes the entry into it.
+     * Either succeeds or throws {@link OffHeapMemoryExhaustedException} with the arena unchanged.
+     *
+     * @return the new entry's reference
+     */
+    long allocateEntry(DirectBuffer key, int keyOffset, int keyLength, DirectBuffer value, int valueOffset,
+                       int valueLength) {
+        final int size = align8((long) HEADER_BYTES + keyLength + valueLength);
+        final long ref;
+        final int blockClass;
+        if (size > MAX_SMALL_BLOCK) {
+            ref = allocateDedicated(size);
+            blockClass = LARGE_CLASS;
+        } else {
+            blockClass = classIndex(size);
+            ref = allocateBlock(blockClass);
+        }
+        final long address = trustedAddress(ref);
+        MemoryAccess.putInt(address, keyLength | (blockClass << 24));
+        MemoryAccess.putInt(address + 4, valueLength);
+        MemoryAccess.copyFromBuffer(key, keyOffset, address + HEADER_BYTES, keyLength);
+        MemoryAccess.copyFromBuffer(value, valueOffset, address + HEADER_BYTES + keyLength, valueLength);
+        liveEntryBytes += HEADER_BYTES + keyLength + valueLength;
+        return ref;
+    }
+
+    /**
+     * Allocates a block for the key of entry {@code oldRef} with a new value and writes it; the old entry is
+     * left in place (the caller swaps the reference, then {@link #free}s the old one).
+     */
+    long allocateWithNewValue(long oldRef, DirectBuffer value, int valueOffset, int valueLength) {
+        final long oldAddress = trustedAddress(oldRef);
+        final int keyLength = keyLength(oldAddress);
+        final int size = align8((long) HEADER_BYTES + keyLength + valueLength);
+        final long ref;
+        final int blockClass;
+        if (size > MAX_SMALL_BLOCK) {
+            ref = allocateDedicated(size);
+            blockClass = LARGE_CLASS;
+        } else {
+            blockClass = classIndex(size);
+            ref = allocateBlock(blockClass);
+        }
+        final long address = trustedAddress(ref);
+        MemoryAccess.putInt(address, keyLength | (blockClass << 24));
+        MemoryAccess.putInt(address + 4, valueLength);
+        MemoryAccess.copy(oldAddress + HEADER_BYTES, address + HEADER_BYTES, keyLength);
+        MemoryAccess.copyFromBuffer(value, valueOffset, address + HEADER_BYTES + keyLength, valueLength);
+        liveEntryBytes += HEADER_BYTES + keyLength + valueLength;
+        return ref;
+    }
+
+    /**
+     * Whether the value of entry {@code ref} can be replaced by one of {@code valueLength} bytes in place: the
+     * entry still fits its block, and would not leave more than half of it unused.
+     */
+    boolean fitsInPlace(long ref, int valueLength) {
+        final long address = trustedAddress(ref);
+        final long size = align8((long) HEADER_BYTES + keyLength(address) + valueLength);
+        final int blockClass = blockClass(address);
+        final long block = blockClass == LARGE_CLASS ? chunks[(int) (ref >>> 32)].size : classSize(blockClass);
+        return size <= block && size * 2 > block;
+    }
+
+    /** Overwrites the value of entry {@code ref} in place; {@link #fitsInPlace} must have said yes. */
+    void writeValueInPlace(long ref, DirectBuffer value, int valueOffset, int valueLength) {
+        final long address = trustedAddress(ref);
+        final int keyLength = keyLength(address);
+        liveEntryBytes += valueLength - valueLength(address);
+        MemoryAccess.putInt(address + 4, valueLength);
+        MemoryAccess.copyFromBuffer(value, valueOffset, address + HEADER_BYTES + keyLength, valueLength);
+    }
+
+    /** Returns the block of entry {@code ref} to its free list, or retires its dedicated chunk. */
+    void free(long ref) {
+        final long address = trustedAddress(ref);
+        final int blockClass = blockClass(address);
+        liveEntryBytes -= HEADER_BYTES + keyLength(address) + valueLength(address);
+        if (blockClass == LARGE_CLASS) {
+            final int id = (int) (ref >>> 32);
+            final Chunk chunk = chunks[id];
+            chunks[id] = null;
+            releaseChunkId(id);
+            reservedBytes -= chunk.size;
+            // A reader may have loaded this chunk before we cleared it: free only once readers have moved on.
+            epochs.retire(memory, chunk.address, chunk.size);
+        } else {
+            MemoryAccess.putLong(address, freeHeads[blockClass]);
+            freeHeads[blockClass] = ref;
+            freeListBytes += classSize(blockClass);
+        }
+    }
+
+    /** The address of a reference the writer knows to be valid (read under the lock). */
+    long trustedAddress(long ref) {
+        final Chunk chunk = chunks[(int) (ref >>> 32)];
+        return chunk.address + (int) ref;
+    }
+
+    private long allocateBlock(int blockClass) {
+        final int block = classSize(blockClass);
+        final long head = freeHeads[blockClass];
+        if (head != NO_BLOCK) {
+            freeHeads[blockClass] = MemoryAccess.getLong(trustedAddress(head));
+            freeListBytes -= block;
+            return head;
+        }
+        if (currentChunkId < 0 || bumpOffset > currentChunkSize - block) {
+            startChunk(block);
+        }
+        final long ref = ref(currentChunkId, bumpOffset);
+        bumpOffset += block;
+        return ref;
+    }
+
+    private void startChunk(int firstBlock) {
+        final int size = Math.max(nextChunkBytes, firstBlock);
+        final long address = memory.allocate(size, "an arena chunk");   // throws before any change
+        final int id = registerChunk(new Chunk(address, size, false));
+        if (currentChunkId >= 0) {
+            recycleTail(currentChunkId, bumpOffset, currentChunkSize);
+        }
+        currentChunkId = id;
+        currentChunkSize = size;
+        bumpOffset = 0;
+        reservedBytes += size;
+        nextChunkBytes = Math.min(MAX_CHUNK_BYTES, nextChunkBytes << 1);
+    }
+
+    /** Puts the unused end of a retired bump chunk on the free lists, largest blocks first. */
+    private void recycleTail(int chunkId, int from, int size) {
+        int offset = from;
+        while (size - offset >= 8) {
+            final int blockClass = largestClassWithin(size - offset);
+            final int block = classSize(blockClass);
+            final long ref = ref(chunkId, offset);
+            MemoryAccess.putLong(trustedAddress(ref), freeHeads[blockClass]);
+            freeHeads[blockClass] = ref;
+            freeListBytes += block;
+            offset += block;
+        }
+    }
+
+    private long allocateDedicated(int size) {
+        final long address = memory.allocate(size, "a dedicated chunk for a " + size + "-byte entry");
+        final int id = registerChunk(new Chunk(address, size, true));
+        reservedBytes += size;
+        return ref(id, 0);
+    }
+
+    private int registerChunk(Chunk chunk) {
+        final int id;
+        if (freeChunkIdCount > 0) {
+            id = freeChunkIds[--freeChunkIdCount];
+        } else {
+            id = chunkIdLimit++;
+        }
+        Chunk[] current = chunks;
+        if (id >= current.length) {
+            current = Arrays.copyOf(current, current.length * 2);
+            current[id] = chunk;
+            chunks = current;   // volatile publish of the larger array; readers holding the old one stay valid
+        } else {
+            current[id] = chunk;
+        }
+        return id;
+    }
+
+    private void releaseChunkId(int id) {
+        if (freeChunkIdCount == freeChunkIds.length) {
+            freeChunkIds = Arrays.copyOf(freeChunkIds, freeChunkIdCount * 2);
+        }
+        freeChunkIds[freeChunkIdCount++] = id;
+    }
+
+    /** Retires every chunk (the segment is closing). */
+    void retireAll() {
+        final Chunk[] snapshot = chunks;
+        for (int i = 0; i < snapshot.length; i++) {
+            final Chunk chunk = snapshot[i];
+            if (chunk != null) {
+                snapshot[i] = null;
+                epochs.retire(memory, chunk.address, chunk.size);
+            }
+        }
+        Arrays.fill(freeHeads, NO_BLOCK);
+        currentChunkId = -1;
+        reservedBytes = 0;
+        liveEntryBytes = 0;
+        freeListBytes = 0;
+    }
+
+    long reservedBytes() {
+        return reservedBytes;
+    }
+
+    long liveEntryBytes() {
+        return liveEntryBytes;
+    }
+
+    long freeListBytes() {
+        return freeListBytes;
+    }
+}

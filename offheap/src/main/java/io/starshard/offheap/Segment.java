@@ -1,0 +1,990 @@
+package io.starshard.offheap;
+
+import org.agrona.DirectBuffer;
+import org.agrona.MutableDirectBuffer;
+
+/**
+ * One shard's storage: an open-addressing hash table in off-heap memory, mapping {@code (hash, key bytes)}
+ * to value bytes. It knows nothing about Java objects or locks.
+ *
+ * <h2>Implementation notes</h2>
+ * <ul>
+ *   <li><b>Layout.</b> A {@link Table} of control bytes and slots (SwissTable style, see {@link ControlBytes}),
+ *       in one of two slot formats chosen by the {@link SegmentSpec}: inline (hash and value in the slot) or
+ *       indirect (hash and a reference into an {@link EntryArena}).</li>
+ *   <li><b>Probing.</b> The home group comes from hash bits 7..31 by multiply-shift, so the group count need
+ *       not be a power of two; groups are probed linearly. A probe stops at the first group with an EMPTY
+ *       byte, or after visiting every group.</li>
+ *   <li><b>Growth.</b> When FULL plus DELETED slots would pass 7/8 of the capacity, the table is rebuilt from
+ *       the stored hashes (no key is rehashed or decoded): at twice the size if live entries fill more than
+ *       half of the limit, otherwise at the same size, which drops the tombstones. The old table is retired
+ *       to the {@link EpochDomain}.</li>
+ *   <li><b>Removal.</b> A removed slot becomes EMPTY if its group still has an EMPTY byte (then no probe ever
+ *       passed through the group), otherwise a tombstone.</li>
+ *   <li><b>Failure atomicity.</b> Every allocation a write needs (a bigger table, an arena block) is made
+ *       before anything is modified; if the budget refuses, the segment is unchanged.</li>
+ * </ul>
+ *
+ * <h2>Concurrency</h2>
+ * Mutating methods and the slot accessors ({@link #find}, {@link #readValue}, ...) require exclusive
+ * access: the owner's write lock (or read lock, for the read-only ones). The <em>racy readers</em>
+ * {@link #get}, {@link #getLong} and {@link #lookup} may run concurrently with a writer, inside an
+ * {@link EpochDomain.Reader} section: they never fault, may return wrong data or {@link #RETRY}, and the caller
+ * must validate (for example with a {@code StampedLock} stamp) before trusting the result.
+ */
+public final class Segment implements AutoCloseable {
+    /** A lookup found no entry. */
+    public static final int NOT_FOUND = -1;
+    /** A racy read saw memory that a writer was changing; validate and retry. Never returned under the lock. */
+    public static final int RETRY = -2;
+    /** Bytes before the key in an exported record: {@code [hash:8][keyLength:4][valueLength:4]}, little-endian. */
+    public static final int RECORD_HEADER_BYTES = 16;
+
+    private static final long HIGH_BITS = 0x8080_8080_8080_8080L;
+
+    private final SegmentSpec spec;
+    private final boolean inline;
+    private final int slotSize;
+    private final int keyWidth;
+    private final int valueWidth;
+    private final int maxEntryBytes;
+    private final OffHeapMemory memory;
+    private final EpochDomain epochs;
+    private final EntryArena arena;
+    /** The current table; null once closed. Volatile: racy readers load it once per lookup. */
+    private volatile Table table;
+    private int size;
+    private int tombstones;
+    private long growths;
+    private long rebuilds;
+
+    /**
+     * Creates a segment and allocates its first table.
+     *
+     * @param spec   the slot format and limits
+     * @param memory the accountant to allocate from
+     * @param epochs the domain that defers frees until racy readers have left
+     * @throws OffHeapMemoryExhaustedException if the first table does not fit the budget
+     */
+    public Segment(SegmentSpec spec, OffHeapMemory memory, EpochDomain epochs) {
+        this.spec = requireNonNull(spec, "spec");
+        this.memory = requireNonNull(memory, "memory");
+        this.epochs = requireNonNull(epochs, "epochs");
+        this.inline = spec.isInline();
+        this.slotSize = spec.slotSize();
+        this.keyWidth = spec.keyWidth();
+        this.valueWidth = spec.valueWidth();
+        this.maxEntryBytes = spec.maxEntryBytes();
+        this.arena = inline ? null : new EntryArena(memory, epochs, maxEntryBytes);
+        this.table = Table.allocate(memory, Table.groupsFor(spec.initialEntries()), slotSize);
+    }
+
+    // =========================================================================================================
+    // Racy reads: safe to run while a writer mutates; results must be validated by the caller.
+    // =========================================================================================================
+
+    /**
+     * Copies the value stored for a key into {@code valueOut}.
+     *
+     * @param hash      the key's hash
+     * @param key       buffer holding the encoded key
+     * @param keyOffset where the key starts
+     * @param keyLength key bytes
+     * @param valueOut  destination; expandable, or with room for the maximum entry size after {@code outOffset}
+     * @param outOffset where the value goes
+     * @return the value length, {@link #NOT_FOUND}, or (only when racing a writer) {@link #RETRY}
+     * @throws IllegalStateException if the segment is closed
+     */
+    public int get(long hash, DirectBuffer key, int keyOffset, int keyLength, MutableDirectBuffer valueOut,
+                   int outOffset) {
+        checkRegion(key, keyOffset, keyLength, "key");
+        checkOutput(valueOut, outOffset);
+        final Table t = readableTable();
+        final int slot = probe(t, hash, key, keyOffset, keyLength);
+        if (slot < 0) {
+            return slot;
+        }
+        final long slotAddress = t.slotAddress(slot);
+        if (inline) {
+            if (outOffset + valueWidth > valueOut.capacity()) {
+                valueOut.checkLimit(outOffset + valueWidth);
+            }
+            MemoryAccess.copyToBuffer(slotAddress + 8, valueOut, outOffset, valueWidth);
+            return valueWidth;
+        }
+        final long entry = arena.entryAddress(MemoryAccess.getLong(slotAddress + 8));
+        return entry == 0 ? RETRY : EntryArena.copyValue(entry, valueOut, outOffset);
+    }
+
+    /**
+     * Inline format, values of at most 8 bytes: the value of a key as a little-endian long, without copying.
+     *
+     * @param hash         the key's hash ({@code hashFixed} of the key bits)
+     * @param missingValue returned when the key is absent
+     * @return the value bits (zero-extended), or {@code missingValue}
+     * @throws IllegalStateException if the segment is closed
+     * @throws UnsupportedOperationException if the segment is not inline with a value of at most 8 bytes
+     */
+    public long getLong(long hash, long missingValue) {
+        if (!inline || valueWidth > 8) {
+            throw notPrimitive();
+        }
+        final Table t = readableTable();
+        final int slot = probe(t, hash, null, 0, 0);
+        return slot < 0 ? missingValue : MemoryAccess.getLongLE(t.slotAddress(slot) + 8);
+    }
+
+    /**
+     * Looks a key up without copying anything. Without the lock, a non-negative result only means "present"
+     * (the slot may move at once).
+     *
+     * @param hash      the key's hash
+     * @param key       buffer holding the encoded key (ignored by the inline format)
+     * @param keyOffset where the key starts
+     * @param keyLength key bytes
+     * @return a slot index, {@link #NOT_FOUND}, or (only when racing a writer) {@link #RETRY}
+     * @throws IllegalStateException if the segment is closed
+     */
+    public int lookup(long hash, DirectBuffer key, int keyOffset, int keyLength) {
+        if (!inline) {
+            checkRegion(key, keyOffset, keyLength, "key");
+        }
+        return probe(readableTable(), hash, key, keyOffset, keyLength);
+    }
+
+    /**
+     * The probe loop shared by every lookup. Reads only control words and slots of {@code t} (indices derived
+     * from {@code t}'s own size) and, for indirect entries, memory that {@link EntryArena#entryAddress} checked.
+     */
+    private int probe(Table t, long hash, DirectBuffer key, int keyOffset, int keyLength) {
+        final int groups = t.groups;
+        final long tagPattern = ControlBytes.broadcast(ControlBytes.tag(hash));
+        int group = ControlBytes.homeGroup(hash, groups);
+        for (int probed = 0; probed < groups; probed++) {
+            final long word = MemoryAccess.getLong(t.controlWordAddress(group));
+            for (long m = ControlBytes.matchTag(word, tagPattern); m != 0; m &= m - 1) {
+                final int slot = (group << 3) + ControlBytes.lowestIndex(m);
+                final long slotAddress = t.slotAddress(slot);
+                if (MemoryAccess.getLong(slotAddress) != hash) {
+                    continue;
+                }
+                if (inline) {
+                    return slot;      // the inline hash is a bijection of the key: equal hash, equal key
+                }
+                final long entry = arena.entryAddress(MemoryAccess.getLong(slotAddress + 8));
+                if (entry == 0) {
+                    return RETRY;
+                }
+                if (EntryArena.keyMatches(entry, key, keyOffset, keyLength)) {
+                    return slot;
+                }
+            }
+            if (ControlBytes.matchEmpty(word) != 0) {
+                return NOT_FOUND;
+            }
+            group = group + 1 == groups ? 0 : group + 1;
+        }
+        return NOT_FOUND;
+    }
+
+    // =========================================================================================================
+    // Exclusive access: lookups by slot
+    // =========================================================================================================
+
+    /**
+     * Finds the slot of a key. Requires exclusive (or shared read) access.
+     *
+     * @param hash      the key's hash
+     * @param key       buffer holding the encoded key (ignored by the inline format)
+     * @param keyOffset where the key starts
+     * @param keyLength key bytes
+     * @return the slot, valid until the next insert, or {@link #NOT_FOUND}
+     * @throws IllegalStateException if the segment is closed or its memory is inconsistent
+     */
+    public int find(long hash, DirectBuffer key, int keyOffset, int keyLength) {
+        if (!inline) {
+            checkRegion(key, keyOffset, keyLength, "key");
+        }
+        final int slot = probe(liveTable(), hash, key, keyOffset, keyLength);
+        if (slot == RETRY) {
+            throw corrupted("an entry reference is invalid under exclusive access");
+        }
+        return slot;
+    }
+
+    /**
+     * The stored hash of a FULL slot.
+     *
+     * @param slot a slot returned by {@link #find} or {@link #nextFull}
+     * @return the hash
+     */
+    public long hashAt(int slot) {
+        final Table t = liveTable();
+        return MemoryAccess.getLong(fullSlotAddress(t, slot));
+    }
+
+    /**
+     * Key length of a FULL slot.
+     *
+     * @param slot a FULL slot
+     * @return key bytes
+     */
+    public int keyLength(int slot) {
+        final Table t = liveTable();
+        final long slotAddress = fullSlotAddress(t, slot);
+        return inline ? keyWidth : EntryArena.keyLength(arena.trustedAddress(MemoryAccess.getLong(slotAddress + 8)));
+    }
+
+    /**
+     * Copies the key of a FULL slot into {@code out} (expanding it if expandable).
+     *
+     * @param slot   a FULL slot
+     * @param out    destination
+     * @param offset where the key goes
+     * @return key bytes written
+     */
+    public int readKey(int slot, MutableDirectBuffer out, int offset) {
+        final Table t = liveTable();
+        final long slotAddress = fullSlotAddress(t, slot);
+        if (inline) {
+            final long bits = spec.hasher().unhashFixed(MemoryAccess.getLong(slotAddress));
+            ensureCapacity(out, offset, keyWidth);
+            for (int i = 0; i < keyWidth; i++) {
+                out.putByte(offset + i, (byte) (bits >>> (i << 3)));
+            }
+            return keyWidth;
+        }
+        return EntryArena.copyKey(arena.trustedAddress(MemoryAccess.getLong(slotAddress + 8)), out, offset);
+    }
+
+    /**
+     * Inline format: the key bits (little-endian, zero-extended) of a FULL slot, recovered from its hash.
+     *
+     * @param slot a FULL slot
+     * @return the key bits
+     */
+    public long readKeyBits(int slot) {
+        if (!inline) {
+            throw new UnsupportedOperationException("readKeyBits needs the inline slot format, this segment is " + spec);
+        }
+        final Table t = liveTable();
+        return spec.hasher().unhashFixed(MemoryAccess.getLong(fullSlotAddress(t, slot)));
+    }
+
+    /**
+     * Value length of a FULL slot.
+     *
+     * @param slot a FULL slot
+     * @return value bytes
+     */
+    public int valueLength(int slot) {
+        final Table t = liveTable();
+        final long slotAddress = fullSlotAddress(t, slot);
+        return inline ? valueWidth : EntryArena.valueLength(arena.trustedAddress(MemoryAccess.getLong(slotAddress + 8)));
+    }
+
+    /**
+     * Copies the value of a FULL slot into {@code out} (expanding it if expandable).
+     *
+     * @param slot   a FULL slot
+     * @param out    destination
+     * @param offset where the value goes
+     * @return value bytes written
+     */
+    public int readValue(int slot, MutableDirectBuffer out, int offset) {
+        final Table t = liveTable();
+        final long slotAddress = fullSlotAddress(t, slot);
+        if (inline) {
+            ensureCapacity(out, offset, valueWidth);
+            MemoryAccess.copyToBuffer(slotAddress + 8, out, offset, valueWidth);
+            return valueWidth;
+        }
+        return EntryArena.copyValue(arena.trustedAddress(MemoryAccess.getLong(slotAddress + 8)), out, offset);
+    }
+
+    /**
+     * Inline format, values of at most 8 bytes: the value of a FULL slot as a little-endian long.
+     *
+     * @param slot a FULL slot
+     * @return the value bits, zero-extended
+     */
+    public long readValueLong(int slot) {
+        if (!inline || valueWidth > 8) {
+            throw notPrimitive();
+        }
+        return MemoryAccess.getLongLE(fullSlotAddress(liveTable(), slot) + 8);
+    }
+
+    /**
+     * The first FULL slot at or after {@code fromSlot}: a cursor for scans. Requires the lock across the
+     * whole scan if slot indices are to stay meaningful.
+     *
+     * @param fromSlot where to start, 0 for the first
+     * @return a FULL slot, or -1 when there is none
+     */
+    public int nextFull(int fromSlot) {
+        final Table t = liveTable();
+        if (fromSlot < 0) {
+            throw new IndexOutOfBoundsException("fromSlot must be >= 0, was " + fromSlot);
+        }
+        if (fromSlot >= t.capacity) {
+            return -1;
+        }
+        int group = fromSlot >>> 3;
+        long full = ~MemoryAccess.getLong(t.controlWordAddress(group)) & HIGH_BITS;
+        full &= -1L << ((fromSlot & 7) << 3);
+        while (true) {
+            if (full != 0) {
+                return (group << 3) + ControlBytes.lowestIndex(full);
+            }
+            if (++group == t.groups) {
+                return -1;
+            }
+            full = ~MemoryAccess.getLong(t.controlWordAddress(group)) & HIGH_BITS;
+        }
+    }
+
+    // =========================================================================================================
+    // Exclusive access: writes
+    // =========================================================================================================
+
+    /**
+     * Inserts or replaces.
+     *
+     * @param hash        the key's hash
+     * @param key         encoded key
+     * @param keyOffset   where it starts
+     * @param keyLength   its length
+     * @param value       encoded value
+     * @param valueOffset where it starts
+     * @param valueLength its length
+     * @return true if the key was new
+     * @throws EntryTooLargeException          if key plus value exceed the maximum entry size
+     * @throws OffHeapMemoryExhaustedException if the budget refuses (the segment is unchanged)
+     */
+    public boolean put(long hash, DirectBuffer key, int keyOffset, int keyLength,
+                       DirectBuffer value, int valueOffset, int valueLength) {
+        final int slot = find(hash, key, keyOffset, keyLength);
+        if (slot >= 0) {
+            replaceValue(slot, value, valueOffset, valueLength);
+            return false;
+        }
+        insert(hash, key, keyOffset, keyLength, value, valueOffset, valueLength);
+        return true;
+    }
+
+    /**
+     * Inserts if absent.
+     *
+     * @param hash        the key's hash
+     * @param key         encoded key
+     * @param keyOffset   where it starts
+     * @param keyLength   its length
+     * @param value       encoded value
+     * @param valueOffset where it starts
+     * @param valueLength its length
+     * @return true if inserted, false if the key was present (nothing changed)
+     */
+    public boolean putIfAbsent(long hash, DirectBuffer key, int keyOffset, int keyLength,
+                               DirectBuffer value, int valueOffset, int valueLength) {
+        if (find(hash, key, keyOffset, keyLength) >= 0) {
+            return false;
+        }
+        insert(hash, key, keyOffset, keyLength, value, valueOffset, valueLength);
+        return true;
+    }
+
+    /**
+     * Replaces the value if the key is present.
+     *
+     * @param hash        the key's hash
+     * @param key         encoded key
+     * @param keyOffset   where it starts
+     * @param keyLength   its length
+     * @param value       encoded value
+     * @param valueOffset where it starts
+     * @param valueLength its length
+     * @return true if replaced, false if absent
+     */
+    public boolean replace(long hash, DirectBuffer key, int keyOffset, int keyLength,
+                           DirectBuffer value, int valueOffset, int valueLength) {
+        final int slot = find(hash, key, keyOffset, keyLength);
+        if (slot < 0) {
+            return false;
+        }
+        replaceValue(slot, value, valueOffset, valueLength);
+        return true;
+    }
+
+    /**
+     * Removes a key.
+     *
+     * @param hash      the key's hash
+     * @param key       encoded key
+     * @param keyOffset where it starts
+     * @param keyLength its length
+     * @return true if it was present
+     */
+    public boolean remove(long hash, DirectBuffer key, int keyOffset, int keyLength) {
+        final int slot = find(hash, key, keyOffset, keyLength);
+        if (slot < 0) {
+            return false;
+        }
+        removeAt(slot);
+        return true;
+    }
+
+    /**
+     * Inline format, 8-byte values: inserts or replaces without a buffer.
+     *
+     * @param hash  {@code hashFixed} of the key bits
+     * @param value the value bits (stored little-endian)
+     * @return true if the key was new
+     */
+    public boolean putLong(long hash, long value) {
+        if (!inline || valueWidth != 8) {
+            throw notPrimitive();
+        }
+        final Table t = liveTable();
+        final int slot = probe(t, hash, null, 0, 0);
+        if (slot >= 0) {
+            MemoryAccess.putLongLE(t.slotAddress(slot) + 8, value);
+            return false;
+        }
+        insertInlineLong(hash, value);
+        return true;
+    }
+
+    /**
+     * Inline format, 8-byte values: replaces the value of a FULL slot.
+     *
+     * @param slot  a FULL slot
+     * @param value the new value bits
+     */
+    public void replaceValueLong(int slot, long value) {
+        if (!inline || valueWidth != 8) {
+            throw notPrimitive();
+        }
+        MemoryAccess.putLongLE(fullSlotAddress(liveTable(), slot) + 8, value);
+    }
+
+    /**
+     * Inline format, 8-byte values: inserts a key known to be absent.
+     *
+     * @param hash  {@code hashFixed} of the key bits
+     * @param value the value bits
+     * @return the new slot
+     */
+    public int insertLong(long hash, long value) {
+        if (!inline || valueWidth != 8) {
+            throw notPrimitive();
+        }
+        if (Checks.ENABLED && probe(liveTable(), hash, null, 0, 0) >= 0) {
+            throw new IllegalStateException("insertLong of a key that is present");
+        }
+        return insertInlineLong(hash, value);
+    }
+
+    /**
+     * Inserts a key known to be absent (the caller just called {@link #find}).
+     *
+     * @param hash        the key's hash
+     * @param key         encoded key
+     * @param keyOffset   where it starts
+     * @param keyLength   its length
+     * @param value       encoded value
+     * @param valueOffset where it starts
+     * @param valueLength its length
+     * @return the slot of the new entry
+     * @throws EntryTooLargeException          if key plus value exceed the maximum entry size
+     * @throws OffHeapMemoryExhaustedException if the budget refuses (the segment is unchanged)
+     */
+    public int insert(long hash, DirectBuffer key, int keyOffset, int keyLength,
+                      DirectBuffer value, int valueOffset, int valueLength) {
+        checkRegion(key, keyOffset, keyLength, "key");
+        checkRegion(value, valueOffset, valueLength, "value");
+        checkEntrySize(keyLength, valueLength);
+        if (inline) {
+            if (Checks.ENABLED && spec.hasher().hashFixed(key, keyOffset, keyWidth) != hash) {
+                throw new IllegalArgumentException("inline hash is not hashFixed(key) of this segment's hasher");
+            }
+            if (Checks.ENABLED && probe(liveTable(), hash, null, 0, 0) >= 0) {
+                throw new IllegalStateException("insert of a key that is present");
+            }
+            return insertInline(hash, value, valueOffset);
+        }
+        if (Checks.ENABLED && find(hash, key, keyOffset, keyLength) >= 0) {
+            throw new IllegalStateException("insert of a key that is present");
+        }
+        // Reserve the table first (it can be freed unpublished), then the entry; only then modify.
+        final Table current = liveTable();
+        final int freeSlot = firstFreeSlot(current, hash);
+        final Table rebuilt = needsRebuild(current, freeSlot) ? allocateRebuild(current) : null;
+        final long ref;
+        try {
+            ref = arena.allocateEntry(key, keyOffset, keyLength, value, valueOffset, valueLength);
+        } catch (RuntimeException | Error e) {
+            if (rebuilt != null) {
+                memory.free(rebuilt.address, rebuilt.bytes);   // never published: no reader can see it
+            }
+            throw e;
+        }
+        final Table t = rebuilt == null ? current : install(current, rebuilt);
+        final int slot = rebuilt == null ? freeSlot : firstFreeSlot(t, hash);
+        fill(t, slot, hash, ref);
+        return slot;
+    }
+
+    private int insertInlineLong(long hash, long valueBits) {
+        final int slot = inlineSlotForInsert(hash);
+        MemoryAccess.putLongLE(table.slotAddress(slot) + 8, valueBits);
+        fill(table, slot, hash, 0);
+        return slot;
+    }
+
+    private int insertInline(long hash, DirectBuffer value, int valueOffset) {
+        final int slot = inlineSlotForInsert(hash);
+        writeInlineValue(table.slotAddress(slot), value, valueOffset);
+        fill(table, slot, hash, 0);
+        return slot;
+    }
+
+    /** The slot an inline insert goes to, after growing or cleaning the table if needed (may throw first). */
+    private int inlineSlotForInsert(long hash) {
+        final Table current = liveTable();
+        final int freeSlot = firstFreeSlot(current, hash);
+        if (!needsRebuild(current, freeSlot)) {
+            return freeSlot;
+        }
+        return firstFreeSlot(install(current, allocateRebuild(current)), hash);
+    }
+
+    /** Makes {@code slot} FULL with {@code hash}; for indirect slots also stores the entry reference. */
+    private void fill(Table t, int slot, long hash, long ref) {
+        final long slotAddress = t.slotAddress(slot);
+        MemoryAccess.putLong(slotAddress, hash);
+        if (!inline) {
+            MemoryAccess.putLong(slotAddress + 8, ref);
+        }
+        if (t.control(slot) == ControlBytes.DELETED) {
+            tombstones--;
+        }
+        t.setControl(slot, ControlBytes.tag(hash));
+        size++;
+    }
+
+    /**
+     * Replaces the value of a FULL slot: in place when it fits its block, otherwise in a new block (allocated
+     * before the old one is released, so a refused allocation leaves the old value).
+     *
+     * @param slot        a FULL slot
+     * @param value       encoded value
+     * @param valueOffset where it starts
+     * @param valueLength its length
+     * @throws EntryTooLargeException          if key plus value exceed the maximum entry size
+     * @throws OffHeapMemoryExhaustedException if a new block is needed and the budget refuses
+     */
+    public void replaceValue(int slot, DirectBuffer value, int valueOffset, int valueLength) {
+        checkRegion(value, valueOffset, valueLength, "value");
+        final Table t = liveTable();
+        final long slotAddress = fullSlotAddress(t, slot);
+        if (inline) {
+            checkEntrySize(keyWidth, valueLength);
+            writeInlineValue(slotAddress, value, valueOffset);
+            return;
+        }
+        final long ref = MemoryAccess.getLong(slotAddress + 8);
+        checkEntrySize(EntryArena.keyLength(arena.trustedAddress(ref)), valueLength);
+        if (arena.fitsInPlace(ref, valueLength)) {
+            arena.writeValueInPlace(ref, value, valueOffset, valueLength);
+        } else {
+            final long moved = arena.allocateWithNewValue(ref, value, valueOffset, valueLength);
+            MemoryAccess.putLong(slotAddress + 8, moved);
+            arena.free(ref);
+        }
+    }
+
+    /**
+     * Removes the entry of a FULL slot.
+     *
+     * @param slot a FULL slot
+     */
+    public void removeAt(int slot) {
+        final Table t = liveTable();
+        final long slotAddress = fullSlotAddress(t, slot);
+        if (!inline) {
+            arena.free(MemoryAccess.getLong(slotAddress + 8));
+        }
+        final long word = MemoryAccess.getLong(t.controlWordAddress(slot >>> 3));
+        if (ControlBytes.matchEmpty(word) != 0) {
+            t.setControl(slot, ControlBytes.EMPTY);
+        } else {
+            t.setControl(slot, ControlBytes.DELETED);
+            tombstones++;
+        }
+        size--;
+    }
+
+    /**
+     * Removes every entry, keeping the current capacity.
+     */
+    public void clear() {
+        for (int slot = nextFull(0); slot >= 0; slot = nextFull(slot + 1)) {
+            removeAt(slot);
+        }
+    }
+
+    // =========================================================================================================
+    // Bulk copy as raw records (rebalance, persistence, snapshots)
+    // =========================================================================================================
+
+    /**
+     * Copies the entries of FULL slots in {@code [fromSlot, toSlot)} into {@code out} as records
+     * {@code [hash:8][keyLength:4][valueLength:4][key][value]} (little-endian), stopping before the first record
+     * that would end past {@code outOffset + maxBytes}.
+     *
+     * @param fromSlot  first slot to consider
+     * @param toSlot    end of the range (clamped to the capacity)
+     * @param out       destination (expanded if expandable)
+     * @param outOffset where the first record goes
+     * @param maxBytes  room for records; at least {@code RECORD_HEADER_BYTES + maxEntryBytes} guarantees progress
+     * @return {@code (long) nextSlot << 32 | bytesWritten}; decode with {@link #exportNextSlot} and
+     *         {@link #exportBytes}. {@code nextSlot == min(toSlot, capacity)} when the range is done.
+     */
+    public long exportRange(int fromSlot, int toSlot, MutableDirectBuffer out, int outOffset, int maxBytes) {
+        final Table t = liveTable();
+        final int end = Math.min(toSlot, t.capacity);
+        int written = 0;
+        int slot = fromSlot;
+        while (true) {
+            final int next = slot < end ? nextFull(slot) : -1;
+            if (next < 0 || next >= end) {
+                return ((long) end << 32) | written;
+            }
+            final long slotAddress = t.slotAddress(next);
+            final int keyLength = inline ? keyWidth
+                : EntryArena.keyLength(arena.trustedAddress(MemoryAccess.getLong(slotAddress + 8)));
+            final int valueLength = inline ? valueWidth
+                : EntryArena.valueLength(arena.trustedAddress(MemoryAccess.getLong(slotAddress + 8)));
+            final int record = RECORD_HEADER_BYTES + keyLength + valueLength;
+            if (record > maxBytes - written) {
+                return ((long) next << 32) | written;
+            }
+            final int at = outOffset + written;
+            ensureCapacity(out, at, record);
+            MemoryAccess.putLongLE(out, at, MemoryAccess.getLong(slotAddress));
+            out.putInt(at + 8, keyLength, java.nio.ByteOrder.LITTLE_ENDIAN);
+            out.putInt(at + 12, valueLength, java.nio.ByteOrder.LITTLE_ENDIAN);
+            readKey(next, out, at + RECORD_HEADER_BYTES);
+            readValue(next, out, at + RECORD_HEADER_BYTES + keyLength);
+            written += record;
+            slot = next + 1;
+        }
+    }
+
+    /**
+     * The slot to continue from, out of an {@link #exportRange} result.
+     *
+     * @param exportResult a value returned by {@code exportRange}
+     * @return the next slot
+     */
+    public static int exportNextSlot(long exportResult) {
+        return (int) (exportResult >>> 32);
+    }
+
+    /**
+     * Bytes written, out of an {@link #exportRange} result.
+     *
+     * @param exportResult a value returned by {@code exportRange}
+     * @return bytes written
+     */
+    public static int exportBytes(long exportResult) {
+        return (int) exportResult;
+    }
+
+    /**
+     * Puts every record of {@code [offset, offset + length)} (as written by {@link #exportRange}) into this
+     * segment, replacing existing keys. All records are checked before the first is applied; the hashes must
+     * come from the same hash function and seed.
+     *
+     * @param records buffer of records
+     * @param offset  where they start
+     * @param length  their total length
+     * @return the number of records applied
+     * @throws IllegalArgumentException        if the region is not a sequence of well-formed records
+     * @throws OffHeapMemoryExhaustedException if the budget refuses (records before the failing one are applied)
+     */
+    public int importRecords(DirectBuffer records, int offset, int length) {
+        checkRegion(records, offset, length, "records");
+        int count = 0;
+        for (int at = offset, end = offset + length; at < end; count++) {
+            at += checkedRecordLength(records, at, end);
+        }
+        for (int at = offset, end = offset + length; at < end; ) {
+            final long hash = MemoryAccess.getLongLE(records, at);
+            final int keyLength = records.getInt(at + 8, java.nio.ByteOrder.LITTLE_ENDIAN);
+            final int valueLength = records.getInt(at + 12, java.nio.ByteOrder.LITTLE_ENDIAN);
+            final int keyAt = at + RECORD_HEADER_BYTES;
+            put(hash, records, keyAt, keyLength, records, keyAt + keyLength, valueLength);
+            at = keyAt + keyLength + valueLength;
+        }
+        return count;
+    }
+
+    private int checkedRecordLength(DirectBuffer records, int at, int end) {
+        if (end - at < RECORD_HEADER_BYTES) {
+            throw new IllegalArgumentException("truncated record header at offset " + at);
+        }
+        final long hash = MemoryAccess.getLongLE(records, at);
+        final int keyLength = records.getInt(at + 8, java.nio.ByteOrder.LITTLE_ENDIAN);
+        final int valueLength = records.getInt(at + 12, java.nio.ByteOrder.LITTLE_ENDIAN);
+        if (keyLength < 0 || valueLength < 0 || (long) keyLength + valueLength > end - at - RECORD_HEADER_BYTES) {
+            throw new IllegalArgumentException("record at offset " + at + " declares key " + keyLength + " and value "
+                + valueLength + " bytes, more than the " + (end - at - RECORD_HEADER_BYTES) + " bytes left");
+        }
+        checkEntrySize(keyLength, valueLength);
+        if (inline && spec.hasher().hashFixed(records, at + RECORD_HEADER_BYTES, keyWidth) != hash) {
+            throw new IllegalArgumentException("record at offset " + at + " has a hash that does not match its key"
+                + " under this segment's hasher (different seed?)");
+        }
+        return RECORD_HEADER_BYTES + keyLength + valueLength;
+    }
+
+    // =========================================================================================================
+    // Size, stats, close
+    // =========================================================================================================
+
+    /**
+     * Live entries.
+     *
+     * @return the entry count
+     */
+    public int size() {
+        return size;
+    }
+
+    /**
+     * Slots in the current table.
+     *
+     * @return capacity, a multiple of 8
+     */
+    public int capacity() {
+        return liveTable().capacity;
+    }
+
+    /**
+     * The format and limits this segment was created with.
+     *
+     * @return the spec
+     */
+    public SegmentSpec spec() {
+        return spec;
+    }
+
+    /**
+     * Statistics; requires the same access as a read.
+     *
+     * @return a snapshot of counters and byte totals
+     */
+    public SegmentStats stats() {
+        final Table t = table;
+        if (t == null) {
+            return new SegmentStats(0, 0, 0, 0, 0, 0, 0, growths, rebuilds);
+        }
+        return new SegmentStats(size, t.capacity, tombstones, t.bytes,
+            inline ? 0 : arena.reservedBytes(), inline ? 0 : arena.liveEntryBytes(),
+            inline ? 0 : arena.freeListBytes(), growths, rebuilds);
+    }
+
+    /**
+     * Whether {@link #close()} or {@link #release()} was called.
+     *
+     * @return true once closed
+     */
+    public boolean isClosed() {
+        return table == null;
+    }
+
+    /**
+     * Retires all memory without waiting for racy readers; it is freed as soon as they have left (see
+     * {@link EpochDomain#synchronize()}). Idempotent. Requires exclusive access.
+     */
+    public void release() {
+        final Table t = table;
+        if (t == null) {
+            return;
+        }
+        table = null;   // volatile: racy readers that load the table from now on see the segment closed
+        epochs.retire(memory, t.address, t.bytes);
+        if (arena != null) {
+            arena.retireAll();
+        }
+        size = 0;
+        tombstones = 0;
+    }
+
+    /**
+     * Releases all memory and waits until racy readers have left, so that on return every byte this segment
+     * allocated has been freed. Idempotent. Requires exclusive access; must not be called inside a read section.
+     */
+    @Override
+    public void close() {
+        release();
+        epochs.synchronize();
+    }
+
+    // =========================================================================================================
+    // Internals
+    // =========================================================================================================
+
+    private Table readableTable() {
+        final Table t = table;
+        if (t == null) {
+            throw closed();
+        }
+        return t;
+    }
+
+    private Table liveTable() {
+        final Table t = table;
+        if (t == null) {
+            throw closed();
+        }
+        return t;
+    }
+
+    private IllegalStateException closed() {
+        return new IllegalStateException("segment is closed");
+    }
+
+    private IllegalStateException corrupted(String what) {
+        return new IllegalStateException("segment memory is inconsistent: " + what);
+    }
+
+    private UnsupportedOperationException notPrimitive() {
+        return new UnsupportedOperationException("primitive access needs the inline slot format with a value of at"
+            + " most 8 bytes (exactly 8 to write); this segment is " + spec);
+    }
+
+    /** Address of {@code slot}, after checking it is in range (always) and FULL (when checks are on). */
+    private long fullSlotAddress(Table t, int slot) {
+        if (slot < 0 || slot >= t.capacity) {
+            throw new IndexOutOfBoundsException("slot " + slot + " is outside the table of " + t.capacity + " slots");
+        }
+        if (Checks.ENABLED && !ControlBytes.isFull(t.control(slot))) {
+            throw new IllegalStateException("slot " + slot + " is not FULL");
+        }
+        return t.slotAddress(slot);
+    }
+
+    /** The first EMPTY or DELETED slot on the probe path of {@code hash}. */
+    private int firstFreeSlot(Table t, long hash) {
+        final int groups = t.groups;
+        int group = ControlBytes.homeGroup(hash, groups);
+        for (int probed = 0; probed < groups; probed++) {
+            final long free = ControlBytes.matchEmptyOrDeleted(MemoryAccess.getLong(t.controlWordAddress(group)));
+            if (free != 0) {
+                return (group << 3) + ControlBytes.lowestIndex(free);
+            }
+            group = group + 1 == groups ? 0 : group + 1;
+        }
+        throw corrupted("no free slot although the fill limit keeps one");
+    }
+
+    private boolean needsRebuild(Table t, int freeSlot) {
+        return t.control(freeSlot) == ControlBytes.EMPTY && size + tombstones >= t.maxFill;
+    }
+
+    /** Allocates the table a rebuild will fill: twice the groups if live entries need it, else the same. */
+    private Table allocateRebuild(Table t) {
+        final boolean grow = (long) (size + 1) * 2 > t.maxFill;
+        int groups = t.groups;
+        if (grow) {
+            if (groups == ControlBytes.MAX_GROUPS) {
+                throw new IllegalStateException("segment is at its maximum of " + (long) ControlBytes.MAX_GROUPS * 8
+                    + " slots; use more shards");
+            }
+            groups = (int) Math.min(ControlBytes.MAX_GROUPS, (long) groups * 2);
+        }
+        return Table.allocate(memory, groups, slotSize);
+    }
+
+    /** Moves every entry of {@code old} into {@code fresh}, publishes it and retires {@code old}. */
+    private Table install(Table old, Table fresh) {
+        for (int group = 0; group < old.groups; group++) {
+            for (long full = ~MemoryAccess.getLong(old.controlWordAddress(group)) & HIGH_BITS; full != 0;
+                 full &= full - 1) {
+                final long from = old.slotAddress((group << 3) + ControlBytes.lowestIndex(full));
+                final long hash = MemoryAccess.getLong(from);
+                final int to = firstFreeSlot(fresh, hash);
+                MemoryAccess.copy(from, fresh.slotAddress(to), slotSize);
+                fresh.setControl(to, ControlBytes.tag(hash));
+            }
+        }
+        if (fresh.groups > old.groups) {
+            growths++;
+        } else {
+            rebuilds++;
+        }
+        tombstones = 0;
+        table = fresh;   // volatile publish: a reader that loads it sees it filled
+        epochs.retire(memory, old.address, old.bytes);
+        return fresh;
+    }
+
+    private void writeInlineValue(long slotAddress, DirectBuffer value, int valueOffset) {
+        final int area = slotSize - 8;
+        for (int i = 0; i < area; i += 8) {
+            MemoryAccess.putLong(slotAddress + 8 + i, 0L);   // zero padding, so getLong of narrow values is exact
+        }
+        MemoryAccess.copyFromBuffer(value, valueOffset, slotAddress + 8, valueWidth);
+    }
+
+    private void checkEntrySize(int keyLength, int valueLength) {
+        if (inline) {
+            if (keyLength != keyWidth || valueLength != valueWidth) {
+                throw new IllegalArgumentException("inline segment stores keys of exactly " + keyWidth
+                    + " bytes and values of exactly " + valueWidth + " bytes, got " + keyLength + " and " + valueLength);
+            }
+            return;
+        }
+        if (keyLength > SegmentSpec.MAX_KEY_BYTES || (long) keyLength + valueLength > maxEntryBytes) {
+            throw new EntryTooLargeException(keyLength, valueLength, maxEntryBytes);
+        }
+    }
+
+    private void checkOutput(MutableDirectBuffer out, int offset) {
+        requireNonNull(out, "valueOut");
+        if (offset < 0 || (!out.isExpandable() && offset > out.capacity() - maxEntryBytes)) {
+            throw new IndexOutOfBoundsException("valueOut must be expandable or have " + maxEntryBytes
+                + " bytes (the maximum entry size) after offset " + offset + "; capacity is " + out.capacity());
+        }
+    }
+
+    private static void ensureCapacity(MutableDirectBuffer out, int offset, int length) {
+        if (offset < 0 || offset + length > out.capacity()) {
+            out.checkLimit(offset + length);   // expands an expandable buffer, throws for a fixed one
+        }
+    }
+
+    private static void checkRegion(DirectBuffer buffer, int offset, int length, String name) {
+        requireNonNull(buffer, name);
+        if (offset < 0 || length < 0 || offset > buffer.capacity() - length) {
+            throw new IndexOutOfBoundsException(name + " region [" + offset + ", " + offset + " + " + length
+                + ") is outside its buffer of capacity " + buffer.capacity());
+        }
+    }
+
+    private static <T> T requireNonNull(T value, String name) {
+        if (value == null) {
+            throw new NullPointerException(name);
+        }
+        return value;
+    }
+
+    @Override
+    public String toString() {
+        final Table t = table;
+        return t == null ? "Segment{closed}" : "Segment{" + spec + ", size=" + size + ", capacity=" + t.capacity + '}';
+    }
+}

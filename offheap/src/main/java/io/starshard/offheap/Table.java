@@ -1,0 +1,80 @@
+package io.starshard.offheap;
+
+/**
+ * Immutable descriptor of one off-heap table allocation: where it is and how big.
+ *
+ * <pre>
+ *  address                         slotsAddress = address + capacity
+ *  |                               |
+ *  v                               v
+ *  +-------------------------------+-------------------------------------------------+
+ *  | control bytes: capacity x 1 B | slots: capacity x slotSize B (8-byte aligned)   |
+ *  +-------------------------------+-------------------------------------------------+
+ *  capacity = groups * 8; group g = control bytes [8g, 8g + 8) and slots [8g, 8g + 8)
+ *
+ *  inline slot   (slotSize = 8 + valueArea):  [hash : 8][value bytes, zero-padded to valueArea]
+ *  indirect slot (slotSize = 16):             [hash : 8][entry reference : 8]   (see EntryArena)
+ * </pre>
+ *
+ * <p>Why a descriptor object: readers load the segment's current table reference once and compute every
+ * address from its final fields, so an address and the capacity it is checked against always come from the
+ * same allocation, even while a writer publishes a grown table. The memory stays mapped until the
+ * {@link EpochDomain} says no reader can hold this descriptor.
+ */
+final class Table {
+    final long address;
+    final int groups;
+    final int capacity;
+    final long slotsAddress;
+    final int slotSize;
+    final long bytes;
+    /** Most slots that may be FULL or DELETED before the table must grow or be cleaned: 7/8 of capacity. */
+    final int maxFill;
+
+    private Table(long address, int groups, int slotSize) {
+        this.address = address;
+        this.groups = groups;
+        this.capacity = groups * ControlBytes.GROUP_WIDTH;
+        this.slotsAddress = address + capacity;
+        this.slotSize = slotSize;
+        this.bytes = bytesFor(groups, slotSize);
+        this.maxFill = groups * 7;
+    }
+
+    static long bytesFor(int groups, int slotSize) {
+        return (long) groups * ControlBytes.GROUP_WIDTH * (1 + slotSize);
+    }
+
+    /** Allocates a table with every control byte EMPTY; slot bytes are left uninitialised. */
+    static Table allocate(OffHeapMemory memory, int groups, int slotSize) {
+        if (groups < 1 || groups > ControlBytes.MAX_GROUPS) {
+            throw new IllegalArgumentException("table groups must be 1.." + ControlBytes.MAX_GROUPS + ", was " + groups);
+        }
+        long bytes = bytesFor(groups, slotSize);
+        long address = memory.allocate(bytes, "a segment table of " + groups * ControlBytes.GROUP_WIDTH + " slots");
+        MemoryAccess.fill(address, (long) groups * ControlBytes.GROUP_WIDTH, ControlBytes.EMPTY);
+        return new Table(address, groups, slotSize);
+    }
+
+    long controlWordAddress(int group) {
+        return address + ((long) group << 3);
+    }
+
+    long slotAddress(int slot) {
+        return slotsAddress + (long) slot * slotSize;
+    }
+
+    byte control(int slot) {
+        return MemoryAccess.getByte(address + slot);
+    }
+
+    void setControl(int slot, byte value) {
+        MemoryAccess.putByte(address + slot, value);
+    }
+
+    /** Groups needed to hold {@code entries} below the maximum fill. */
+    static int groupsFor(long entries) {
+        long groups = (entries + 6) / 7;
+        return (int) Math.max(1, Math.min(ControlBytes.MAX_GROUPS, groups));
+    }
+}
