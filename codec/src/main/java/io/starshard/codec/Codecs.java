@@ -1,0 +1,60 @@
+package io.starshard.codec;
+
+import java.util.Objects;
+
+/**
+ * Picks a codec for a class: the allocation-free built-in one when there is one, Kryo otherwise.
+ *
+ * <p>Built-ins: {@code Long}, {@code Integer}, {@code Double} (and their primitive classes), {@code String},
+ * {@code byte[]}. Any other class gets {@code KryoCodec.of(type)}: registration required, with only the class
+ * itself registered. A value type whose fields hold further non-JDK classes needs a {@link KryoCodec} built
+ * with those registrations and handed to the map's builder.
+ */
+public final class Codecs {
+    private Codecs() {
+    }
+
+    /**
+     * The codec for {@code type}.
+     *
+     * @param type the class of keys or values; a primitive class means its wrapper
+     * @param <T>  the type
+     * @return a built-in codec, or a new {@link KryoCodec}
+     */
+    @SuppressWarnings("unchecked")
+    public static <T> Codec<T> forClass(Class<T> type) {
+        Objects.requireNonNull(type, "type");
+        final Codec<?> builtIn = builtIn(type);
+        return builtIn != null ? (Codec<T>) builtIn : KryoCodec.of(type);
+    }
+
+    /**
+     * Whether {@code type} has a built-in codec.
+     *
+     * @param type the class
+     * @return true for {@code Long}, {@code Integer}, {@code Double}, their primitives, {@code String},
+     *     {@code byte[]}
+     */
+    public static boolean isBuiltIn(Class<?> type) {
+        return builtIn(Objects.requireNonNull(type, "type")) != null;
+    }
+
+    private static Codec<?> builtIn(Class<?> type) {
+        if (type == Long.class || type == long.class) {
+            return LongCodec.INSTANCE;
+        }
+        if (type == Integer.class || type == int.class) {
+            return IntegerCodec.INSTANCE;
+        }
+        if (type == Double.class || type == double.class) {
+            return DoubleCodec.INSTANCE;
+        }
+        if (type == String.class) {
+            return StringCodec.INSTANCE;
+        }
+        if (type == byte[].class) {
+            return ByteArrayCodec.INSTANCE;
+        }
+        return null;
+    }
+}
