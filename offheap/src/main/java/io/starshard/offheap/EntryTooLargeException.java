@@ -27,7 +27,21 @@ public final class EntryTooLargeException extends IllegalArgumentException {
     }
 
     /**
-     * Key plus value bytes of the rejected entry.
+     * Creates the exception with a caller's message, for when the exact size is unknown (a codec that stops
+     * writing at the limit).
+     *
+     * @param message       what was too large, naming both sizes
+     * @param entryBytes    the entry size, or a lower bound of it
+     * @param maxEntryBytes the limit it exceeded
+     */
+    public EntryTooLargeException(String message, long entryBytes, long maxEntryBytes) {
+        super(message);
+        this.entryBytes = entryBytes;
+        this.maxEntryBytes = maxEntryBytes;
+    }
+
+    /**
+     * Key plus value bytes of the rejected entry (a lower bound if the codec stopped at the limit).
      *
      * @return entry bytes
      */

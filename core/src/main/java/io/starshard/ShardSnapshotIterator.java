@@ -1,0 +1,94 @@
+package io.starshard;
+
+import io.starshard.offheap.Segment;
+import org.agrona.ExpandableArrayBuffer;
+
+import java.nio.ByteOrder;
+import java.util.Iterator;
+import java.util.Map;
+import java.util.NoSuchElementException;
+
+/**
+ * Iterates a map shard by shard: each shard's entries are copied as raw records under its read lock, then
+ * decoded one at a time without any lock held.
+ *
+ * <p>Why copy: decoding runs user code (codecs) and the caller's loop body runs between elements; neither may
+ * run under a shard lock or against shared memory. Copying one shard at a time keeps the heap cost to the
+ * largest shard and makes iteration per-shard consistent, like the seed. {@link #remove()} removes the last
+ * key from the map, whatever its value is by then (as {@code ConcurrentHashMap}'s iterators do).
+ *
+ * @param <K> key type
+ * @param <V> value type
+ * @param <T> element type: the key, the value, or a {@link Map.Entry}
+ */
+final class ShardSnapshotIterator<K, V, T> implements Iterator<T> {
+    static final int KEYS = 0;
+    static final int VALUES = 1;
+    static final int ENTRIES = 2;
+
+    private final ShardedHashMap<K, V> map;
+    private final int kind;
+    private final ExpandableArrayBuffer records = new ExpandableArrayBuffer(256);
+    /** Bytes of the last key (values iteration decodes keys only if remove() asks). */
+    private final ExpandableArrayBuffer lastKeyBytes = new ExpandableArrayBuffer(32);
+    private int lastKeyLength = -1;
+    private K lastKey;
+    private int nextShard;
+    private int position;
+    private int limit;
+
+    ShardSnapshotIterator(ShardedHashMap<K, V> map, int kind) {
+        map.checkOpen();
+        this.map = map;
+        this.kind = kind;
+    }
+
+    @Override
+    public boolean hasNext() {
+        while (position >= limit) {
+            if (nextShard >= map.shardCount()) {
+                return false;
+            }
+            limit = map.exportShard(nextShard++, records);
+            position = 0;
+        }
+        return true;
+    }
+
+    @Override
+    @SuppressWarnings("unchecked")
+    public T next() {
+        if (!hasNext()) {
+            throw new NoSuchElementException();
+        }
+        final int keyLength = records.getInt(position + 8, ByteOrder.LITTLE_ENDIAN);
+        final int valueLength = records.getInt(position + 12, ByteOrder.LITTLE_ENDIAN);
+        final int keyAt = position + Segment.RECORD_HEADER_BYTES;
+        final int valueAt = keyAt + keyLength;
+        position = valueAt + valueLength;
+        if (kind == VALUES) {
+            lastKey = null;
+            lastKeyBytes.putBytes(0, records, keyAt, keyLength);
+            lastKeyLength = keyLength;
+            return (T) map.decodeValue(records, valueAt, valueLength);
+        }
+        final K key = map.decodeKey(records, keyAt, keyLength);
+        lastKey = key;
+        lastKeyLength = keyLength;
+        if (kind == KEYS) {
+            return (T) key;
+        }
+        return (T) new MapEntry<>(map, key, map.decodeValue(records, valueAt, valueLength));
+    }
+
+    @Override
+    public void remove() {
+        if (lastKeyLength < 0) {
+            throw new IllegalStateException("next() has not been called, or remove() was already called");
+        }
+        final K key = lastKey != null ? lastKey : map.decodeKey(lastKeyBytes, 0, lastKeyLength);
+        lastKey = null;
+        lastKeyLength = -1;
+        map.remove(key);
+    }
+}
