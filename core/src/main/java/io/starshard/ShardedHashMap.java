@@ -606,6 +606,32 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
      */
     @Override
     public V put(K key, V value) {
+        return write(key, value, true);
+    }
+
+    /**
+     * Associates {@code value} with {@code key} like {@link #put}, but does not decode the previous value:
+     * the write path of a hot loop, allocation-free for the built-in codecs.
+     *
+     * @param key   the key
+     * @param value the value
+     * @return true if the key was absent (an entry was added), false if its value was replaced
+     * @throws NullPointerException            if key or value is null
+     * @throws EntryTooLargeException          if the encoded entry exceeds the maximum entry size
+     * @throws io.starshard.codec.CodecException if a codec fails (the map is unchanged)
+     * @throws io.starshard.offheap.OffHeapMemoryExhaustedException if the memory budget is reached (unchanged)
+     * @throws IllegalStateException           if the map is closed
+     */
+    public boolean set(K key, V value) {
+        write(key, value, false);
+        return ThreadContext.current().lastWriteAdded;
+    }
+
+    /**
+     * Put with or without the previous value; when {@code wantPrevious} is false returns null and records in
+     * the thread's context whether the key was new.
+     */
+    private V write(K key, V value, boolean wantPrevious) {
         requireNonNull(key, "key");
         requireNonNull(value, "value");
         final ThreadContext ctx = context();
@@ -622,7 +648,7 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
                 final Segment segment = shard.segment;
                 final int slot = segment.find(hash, f.key, 0, keyLength);
                 if (slot >= 0) {
-                    previousLength = segment.readValue(slot, f.read, 0);
+                    previousLength = wantPrevious ? segment.readValue(slot, f.read, 0) : 0;
                     segment.replaceValue(slot, f.value, 0, valueLength);
                 } else {
                     previousLength = -1;
@@ -632,7 +658,8 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
             } finally {
                 shard.unlockWrite(stamp);
             }
-            return previousLength < 0 ? null : valueCodec.decode(f.read, 0, previousLength);
+            ctx.lastWriteAdded = previousLength < 0;
+            return previousLength < 0 || !wantPrevious ? null : valueCodec.decode(f.read, 0, previousLength);
         } finally {
             ctx.pop();
         }

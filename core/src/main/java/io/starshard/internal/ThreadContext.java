@@ -24,6 +24,8 @@ public final class ThreadContext {
     public final EpochDomain.Reader reader = EpochDomain.shared().reader();
     /** A map whose shard write lock this thread holds while running user code (compute, merge), or null. */
     public Object lockedMap;
+    /** Whether this thread's last {@code ShardedHashMap.set} added a key (rather than replacing a value). */
+    public boolean lastWriteAdded;
 
     private Frame[] frames = new Frame[4];
     private int depth;
