@@ -40,26 +40,44 @@ public final class StringCodec implements Codec<String> {
     public int encode(String value, MutableDirectBuffer buffer, int offset, int maxLength) {
         Objects.requireNonNull(value, "value");
         final int chars = value.length();
-        if (chars <= maxLength) {
-            // ASCII fast path: write as we scan; the first non-ASCII char sends us to the general path, which
-            // rewrites the region from the start (the region is scratch space, partial writes are harmless).
-            int i = 0;
-            for (; i < chars; i++) {
-                final char c = value.charAt(i);
-                if (c >= 0x80) {
-                    break;
-                }
-                buffer.putByte(offset + i, (byte) c);
-            }
-            if (i == chars) {
-                return chars;
-            }
+        if (chars <= maxLength && writeAscii(value, chars, buffer, offset)) {
+            return chars;
         }
         final long required = utf8Length(value);
         if (required > maxLength) {
             throw new EncodingTooLargeException(String.class, maxLength, required);
         }
         return writeUtf8(value, buffer, offset);
+    }
+
+    /**
+     * ASCII fast path: writes as it scans and returns false at the first non-ASCII char, sending the caller to
+     * the general path, which rewrites the region from the start (the region is scratch space, so partial
+     * writes are harmless). Writes straight into the backing array when there is one: one bounds check for
+     * the region instead of one call per byte.
+     */
+    private static boolean writeAscii(String value, int chars, MutableDirectBuffer buffer, int offset) {
+        buffer.checkLimit(offset + chars);              // grows an expandable buffer, else checks the bounds
+        final byte[] array = buffer.byteArray();
+        if (array != null) {
+            final int base = buffer.wrapAdjustment() + offset;
+            for (int i = 0; i < chars; i++) {
+                final char c = value.charAt(i);
+                if (c >= 0x80) {
+                    return false;
+                }
+                array[base + i] = (byte) c;
+            }
+            return true;
+        }
+        for (int i = 0; i < chars; i++) {
+            final char c = value.charAt(i);
+            if (c >= 0x80) {
+                return false;
+            }
+            buffer.putByte(offset + i, (byte) c);
+        }
+        return true;
     }
 
     /**
