@@ -180,8 +180,10 @@ public final class KryoCodec<T> implements Codec<T> {
             final GuardedInput input = state.input;
             input.setBuffer(array, start, payload);
             final Object value;
+            final int consumed;
             try {
                 value = state.kryo.readClassAndObject(input);
+                consumed = input.consumed();
             } catch (IllegalArgumentException e) {
                 throw explainRegistration(e, "decode");
             } catch (RuntimeException e) {
@@ -191,8 +193,8 @@ public final class KryoCodec<T> implements Codec<T> {
             } finally {
                 input.setBuffer(EMPTY);
             }
-            if (input.consumed() != payload) {
-                throw new CodecException("Kryo decoded a value from " + input.consumed() + " of the region's "
+            if (consumed != payload) {
+                throw new CodecException("Kryo decoded a value from " + consumed + " of the region's "
                     + payload + " bytes: trailing bytes mean a corrupted region");
             }
             if (!type.isInstance(value)) {
