@@ -30,12 +30,13 @@ import java.util.Arrays;
  * Regular chunks are type-stable: they stay mapped until the segment closes, whatever happens to the
  * entries in them, so an optimistic reader that follows a stale reference reads bytes of some block, never
  * unmapped memory. Dedicated chunks are freed through the {@link EpochDomain}. Every reference and every
- * length read from shared memory is checked against the chunk it names ({@link #entryAddress}) before use.
+ * length read from shared memory is checked against the chunk it names ({@link #readIfKey}) before use, and
+ * the header is loaded once: the lengths used are exactly the lengths checked.
  * Chunk sizes grow from {@value #FIRST_CHUNK_BYTES} bytes to {@value #MAX_CHUNK_BYTES} so that small shards stay
  * small.
  *
  * <p>Not thread-safe for writing: the owning segment's writer lock serialises every mutating call. Only
- * {@link #entryAddress}, {@link #keyMatches} and {@link #copyValue} may run concurrently with a writer.
+ * {@link #readIfKey} may run concurrently with a writer.
  */
 final class EntryArena {
     static final int HEADER_BYTES = 8;
@@ -127,35 +128,74 @@ final class EntryArena {
     // Reads that may race with the writer: every value read from shared memory is checked before it is used.
     // ---------------------------------------------------------------------------------------------------------
 
+    /** {@link #readIfKey} result: the reference named a well-formed entry whose key differs. */
+    static final int KEY_MISMATCH = -1;
+    /** {@link #readIfKey} result: the reference or header does not describe an entry (racing a writer). */
+    static final int INVALID = -2;
+
     /**
-     * Address of the entry that {@code ref} names, or 0 if the reference or the entry's header does not
-     * describe an entry lying wholly inside a live chunk (possible only while a writer changes the segment).
+     * Racy read: if {@code ref} names an entry with exactly this key, copies its value into {@code out} (when
+     * {@code out} is not null) and returns the value length.
+     *
+     * <p>Why one method: the header is loaded <em>once</em>, as one {@code long}, and exactly the lengths that
+     * were checked are used for the key comparison and the copy. Reading the header again after checking it
+     * is not safe: a concurrent {@link #free} overwrites the first 8 bytes of the block with a free-list link,
+     * and a copy that re-read its length from there could run past the chunk (a JVM crash, found by
+     * {@code SegmentTortureTest}).
+     *
+     * @return the value length (0 if {@code out} is null), {@link #KEY_MISMATCH}, or {@link #INVALID} if the
+     *         reference or the header does not describe an entry lying wholly inside a live chunk
      */
-    long entryAddress(long ref) {
+    int readIfKey(long ref, DirectBuffer key, int keyOffset, int keyLength, MutableDirectBuffer out,
+                  int outOffset) {
         final int id = (int) (ref >>> 32);
         final int offset = (int) ref;
         final Chunk[] snapshot = chunks;
         if (id < 0 || id >= snapshot.length) {
-            return 0;
+            return INVALID;
         }
         final Chunk chunk = snapshot[id];
         if (chunk == null || offset < 0 || (offset & 7) != 0 || offset > chunk.size - HEADER_BYTES) {
-            return 0;
+            return INVALID;
         }
         final long address = chunk.address + offset;
-        final long keyLength = keyLength(address);
-        final long valueLength = valueLength(address);
-        final long payload = keyLength + valueLength;
-        if (valueLength < 0 || payload > maxEntryBytes || payload > (long) chunk.size - offset - HEADER_BYTES) {
+        final long header = MemoryAccess.getLong(address);   // the one load of the header; see above
+        final int storedKeyLength = headerKeyLength(header);
+        final int valueLength = headerValueLength(header);
+        if (valueLength < 0 || (long) storedKeyLength + valueLength > maxEntryBytes
+            || (long) storedKeyLength + valueLength > (long) chunk.size - offset - HEADER_BYTES) {
+            return INVALID;
+        }
+        if (storedKeyLength != keyLength
+            || !MemoryAccess.equals(address + HEADER_BYTES, key, keyOffset, keyLength)) {
+            return KEY_MISMATCH;
+        }
+        if (out == null) {
             return 0;
         }
-        return address;
+        if (outOffset + valueLength > out.capacity()) {
+            out.checkLimit(outOffset + valueLength);
+        }
+        MemoryAccess.copyToBuffer(address + HEADER_BYTES + storedKeyLength, out, outOffset, valueLength);
+        return valueLength;
     }
 
+    /** Key length out of a header loaded as one native-order long (int 0 of the entry). */
+    static int headerKeyLength(long header) {
+        return (MemoryAccess.LITTLE_ENDIAN ? (int) header : (int) (header >>> 32)) & KEY_LENGTH_MASK;
+    }
+
+    /** Value length out of a header loaded as one native-order long (int 1 of the entry). */
+    static int headerValueLength(long header) {
+        return MemoryAccess.LITTLE_ENDIAN ? (int) (header >>> 32) : (int) header;
+    }
+
+    /** Key length of an entry the writer knows to be valid (under the lock); racy readers use {@link #readIfKey}. */
     static int keyLength(long entryAddress) {
         return MemoryAccess.getInt(entryAddress) & KEY_LENGTH_MASK;
     }
 
+    /** Value length of an entry the writer knows to be valid (under the lock). */
     static int valueLength(long entryAddress) {
         return MemoryAccess.getInt(entryAddress + 4);
     }
@@ -164,15 +204,10 @@ final class EntryArena {
         return MemoryAccess.getInt(entryAddress) >>> 24;
     }
 
-    /** Whether the checked entry at {@code entryAddress} has exactly this key. */
-    static boolean keyMatches(long entryAddress, DirectBuffer key, int keyOffset, int keyLength) {
-        return keyLength(entryAddress) == keyLength
-            && MemoryAccess.equals(entryAddress + HEADER_BYTES, key, keyOffset, keyLength);
-    }
-
     /**
-     * Copies the value of the checked entry into {@code out} at {@code outOffset}, expanding {@code out} if it
-     * is expandable; the caller made sure a non-expandable {@code out} has room for the maximum entry size.
+     * Copies the value of an entry the caller knows to be valid (read under the lock) into {@code out} at
+     * {@code outOffset}, expanding {@code out} if it is expandable. Not for racy reads: it reads the header
+     * without checking it ({@link #readIfKey} is the checked variant).
      *
      * @return the value length
      */
@@ -186,7 +221,7 @@ final class EntryArena {
         return valueLength;
     }
 
-    /** Copies the key of the checked entry into {@code out}; as {@link #copyValue}. */
+    /** Copies the key of an entry the caller knows to be valid into {@code out}; as {@link #copyValue}. */
     static int copyKey(long entryAddress, MutableDirectBuffer out, int outOffset) {
         final int keyLength = keyLength(entryAddress);
         if (outOffset + keyLength > out.capacity()) {

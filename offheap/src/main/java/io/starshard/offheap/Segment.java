@@ -100,20 +100,19 @@ public final class Segment implements AutoCloseable {
         checkRegion(key, keyOffset, keyLength, "key");
         checkOutput(valueOut, outOffset);
         final Table t = readableTable();
+        if (!inline) {
+            return probeAndCopy(t, hash, key, keyOffset, keyLength, valueOut, outOffset);
+        }
         final int slot = probe(t, hash, key, keyOffset, keyLength);
         if (slot < 0) {
             return slot;
         }
-        final long slotAddress = t.slotAddress(slot);
-        if (inline) {
-            if (outOffset + valueWidth > valueOut.capacity()) {
-                valueOut.checkLimit(outOffset + valueWidth);
-            }
-            MemoryAccess.copyToBuffer(slotAddress + 8, valueOut, outOffset, valueWidth);
-            return valueWidth;
+        if (outOffset + valueWidth > valueOut.capacity()) {
+            valueOut.checkLimit(outOffset + valueWidth);
         }
-        final long entry = arena.entryAddress(MemoryAccess.getLong(slotAddress + 8));
-        return entry == 0 ? RETRY : EntryArena.copyValue(entry, valueOut, outOffset);
+        // Slot bytes of the table t itself: in bounds whatever a writer does (t stays mapped, see EpochDomain).
+        MemoryAccess.copyToBuffer(t.slotAddress(slot) + 8, valueOut, outOffset, valueWidth);
+        return valueWidth;
     }
 
     /**
@@ -131,7 +130,12 @@ public final class Segment implements AutoCloseable {
         }
         final Table t = readableTable();
         final int slot = probe(t, hash, null, 0, 0);
-        return slot < 0 ? missingValue : MemoryAccess.getLongLE(t.slotAddress(slot) + 8);
+        if (slot < 0) {
+            return missingValue;
+        }
+        // A key-only slot (value width 0) is just [hash : 8]: reading a value long there would run 8 bytes past
+        // the slot, and past the table for the last slot.
+        return valueWidth == 0 ? 0L : MemoryAccess.getLongLE(t.slotAddress(slot) + 8);
     }
 
     /**
@@ -154,7 +158,8 @@ public final class Segment implements AutoCloseable {
 
     /**
      * The probe loop shared by every lookup. Reads only control words and slots of {@code t} (indices derived
-     * from {@code t}'s own size) and, for indirect entries, memory that {@link EntryArena#entryAddress} checked.
+     * from {@code t}'s own size) and, for indirect entries, memory that {@link EntryArena#readIfKey} checked
+     * (header loaded once, only checked lengths used).
      */
     private int probe(Table t, long hash, DirectBuffer key, int keyOffset, int keyLength) {
         final int groups = t.groups;
@@ -171,12 +176,47 @@ public final class Segment implements AutoCloseable {
                 if (inline) {
                     return slot;      // the inline hash is a bijection of the key: equal hash, equal key
                 }
-                final long entry = arena.entryAddress(MemoryAccess.getLong(slotAddress + 8));
-                if (entry == 0) {
+                final int r = arena.readIfKey(MemoryAccess.getLong(slotAddress + 8), key, keyOffset, keyLength, null, 0);
+                if (r >= 0) {
+                    return slot;
+                }
+                if (r == EntryArena.INVALID) {
                     return RETRY;
                 }
-                if (EntryArena.keyMatches(entry, key, keyOffset, keyLength)) {
-                    return slot;
+            }
+            if (ControlBytes.matchEmpty(word) != 0) {
+                return NOT_FOUND;
+            }
+            group = group + 1 == groups ? 0 : group + 1;
+        }
+        return NOT_FOUND;
+    }
+
+    /**
+     * The indirect probe of {@link #get}: finds the entry and copies its value in one checked step
+     * ({@link EntryArena#readIfKey}), so the slot's reference and the entry's header are each read once.
+     *
+     * @return the value length, {@link #NOT_FOUND} or {@link #RETRY}
+     */
+    private int probeAndCopy(Table t, long hash, DirectBuffer key, int keyOffset, int keyLength,
+                             MutableDirectBuffer out, int outOffset) {
+        final int groups = t.groups;
+        final long tagPattern = ControlBytes.broadcast(ControlBytes.tag(hash));
+        int group = ControlBytes.homeGroup(hash, groups);
+        for (int probed = 0; probed < groups; probed++) {
+            final long word = MemoryAccess.getLong(t.controlWordAddress(group));
+            for (long m = ControlBytes.matchTag(word, tagPattern); m != 0; m &= m - 1) {
+                final long slotAddress = t.slotAddress((group << 3) + ControlBytes.lowestIndex(m));
+                if (MemoryAccess.getLong(slotAddress) != hash) {
+                    continue;
+                }
+                final int r = arena.readIfKey(MemoryAccess.getLong(slotAddress + 8), key, keyOffset, keyLength,
+                    out, outOffset);
+                if (r >= 0) {
+                    return r;
+                }
+                if (r == EntryArena.INVALID) {
+                    return RETRY;
                 }
             }
             if (ControlBytes.matchEmpty(word) != 0) {
@@ -312,7 +352,8 @@ public final class Segment implements AutoCloseable {
         if (!inline || valueWidth > 8) {
             throw notPrimitive();
         }
-        return MemoryAccess.getLongLE(fullSlotAddress(liveTable(), slot) + 8);
+        final long slotAddress = fullSlotAddress(liveTable(), slot);
+        return valueWidth == 0 ? 0L : MemoryAccess.getLongLE(slotAddress + 8);   // as getLong: no bytes past the slot
     }
 
     /**
@@ -715,6 +756,7 @@ public final class Segment implements AutoCloseable {
      * @throws OffHeapMemoryExhaustedException if the budget refuses (records before the failing one are applied)
      */
     public int importRecords(DirectBuffer records, int offset, int length) {
+        liveTable();   // closed: IllegalStateException even for an empty region
         checkRegion(records, offset, length, "records");
         int count = 0;
         for (int at = offset, end = offset + length; at < end; count++) {

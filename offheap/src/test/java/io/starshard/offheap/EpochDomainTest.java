@@ -1,0 +1,151 @@
+package io.starshard.offheap;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class EpochDomainTest {
+    private final EpochDomain domain = new EpochDomain();
+    private final OffHeapMemory memory = OffHeapMemory.unlimited();
+
+    private void retireBlock(int bytes) {
+        domain.retire(memory, memory.allocate(bytes, "test"), bytes);
+    }
+
+    @Test
+    void retiredMemoryWithoutReadersIsFreedAtOnce() {
+        retireBlock(64);
+        assertEquals(0, memory.usedBytes());
+        assertEquals(0, memory.liveAllocations());
+        assertFalse(domain.hasPending());
+    }
+
+    @Test
+    void memoryRetiredDuringASectionWaitsForItsEndAndSectionsNest() {
+        EpochDomain.Reader reader = domain.reader();
+        reader.enter();
+        reader.enter();
+        assertTrue(reader.inSection());
+        retireBlock(100);
+        assertEquals(100, memory.usedBytes());
+        assertEquals(0, domain.reclaim());
+        reader.exit();
+        assertTrue(reader.inSection(), "inner exit keeps the outer section");
+        assertEquals(0, domain.reclaim());
+        assertEquals(100, memory.usedBytes());
+        reader.exit();
+        assertFalse(reader.inSection());
+        assertEquals(1, domain.reclaim());
+        assertEquals(0, memory.usedBytes());
+    }
+
+    @Test
+    void aSectionOpenedAfterTheRetireDoesNotHoldItBack() throws Exception {
+        EpochDomain.Reader reader = domain.reader();
+        reader.enter();
+        retireBlock(8);               // retired while this reader is in: held
+        Thread other = new Thread(() -> {
+            EpochDomain.Reader late = domain.reader();
+            late.enter();             // announces a later epoch
+            try {
+                retireBlock(16);      // held by the first reader only
+            } finally {
+                late.exit();
+            }
+        });
+        other.start();
+        other.join();
+        assertEquals(24, memory.usedBytes());
+        reader.exit();
+        domain.reclaim();
+        assertEquals(0, memory.usedBytes());
+    }
+
+    @Test
+    void synchronizeWaitsForOpenSectionsOnly() throws Exception {
+        CountDownLatch entered = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        Thread reader = new Thread(() -> {
+            EpochDomain.Reader r = domain.reader();
+            r.enter();
+            try {
+                entered.countDown();
+                release.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } finally {
+                r.exit();
+            }
+        });
+        reader.start();
+        assertTrue(entered.await(30, TimeUnit.SECONDS));
+        retireBlock(32);
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        Thread closer = new Thread(() -> {
+            try {
+                domain.synchronize();
+            } catch (Throwable t) {
+                failure.set(t);
+            }
+        });
+        closer.start();
+        closer.join(100);   // not a timing assertion: it cannot finish while the reader is inside
+        assertTrue(closer.isAlive(), "synchronize returned while a section that saw the retire was open");
+        assertEquals(32, memory.usedBytes());
+        release.countDown();
+        closer.join();
+        reader.join();
+        assertNull(failure.get());
+        assertEquals(0, memory.usedBytes());
+        assertEquals(0, memory.liveAllocations());
+    }
+
+    @Test
+    void synchronizeInsideASectionAndUnbalancedExitAreErrors() {
+        EpochDomain.Reader reader = domain.reader();
+        reader.enter();
+        try {
+            assertThrows(IllegalStateException.class, domain::synchronize);
+        } finally {
+            reader.exit();
+        }
+        assertThrows(IllegalStateException.class, reader::exit);
+        assertFalse(reader.inSection());
+        reader.enter();   // still usable after the error
+        reader.exit();
+        domain.synchronize();
+    }
+
+    @Test
+    void eachThreadHasItsOwnReader() throws Exception {
+        EpochDomain.Reader mine = domain.reader();
+        assertTrue(mine == domain.reader());
+        AtomicReference<EpochDomain.Reader> theirs = new AtomicReference<>();
+        Thread t = new Thread(() -> theirs.set(domain.reader()));
+        t.start();
+        t.join();
+        assertFalse(mine == theirs.get());
+        assertTrue(domain.registeredReaders() >= 2);
+        assertTrue(EpochDomain.shared() == EpochDomain.shared());
+    }
+
+    @Test
+    void aReaderOfAnotherDomainDoesNotHoldThisOne() {
+        EpochDomain other = new EpochDomain();
+        other.reader().enter();
+        try {
+            retireBlock(40);
+            assertEquals(0, memory.usedBytes());
+        } finally {
+            other.reader().exit();
+        }
+    }
+}

@@ -1,0 +1,137 @@
+package io.starshard.offheap;
+
+import org.agrona.ExpandableArrayBuffer;
+import org.agrona.concurrent.UnsafeBuffer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.nio.ByteOrder;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Directed tests of table mechanics that random workloads rarely reach. */
+class SegmentLayoutTest {
+    private final EpochDomain epochs = new EpochDomain();
+    private final OffHeapMemory memory = OffHeapMemory.unlimited();
+    private final UnsafeBuffer key = new UnsafeBuffer(new byte[8]);
+    private final UnsafeBuffer value = new UnsafeBuffer(new byte[8]);
+    private final ExpandableArrayBuffer out = new ExpandableArrayBuffer(16);
+
+    @AfterEach
+    void allMemoryIsReturned() {
+        assertEquals(0, memory.usedBytes());
+        assertEquals(0, memory.liveAllocations());
+    }
+
+    /** Hash with home group 0 (bits 7..31 zero) or the last group (all ones), distinct per key in bits 32+. */
+    private static long hash(int k, boolean lastGroup) {
+        return ((long) k << 32) | (lastGroup ? 0xFFFF_FF80L : 0) | (k & 0x7F);
+    }
+
+    private boolean put(Segment s, int k, boolean lastGroup) {
+        key.putInt(0, k, ByteOrder.LITTLE_ENDIAN);
+        value.putInt(0, ~k, ByteOrder.LITTLE_ENDIAN);
+        return s.put(hash(k, lastGroup), key, 0, 4, value, 0, 4);
+    }
+
+    private boolean remove(Segment s, int k, boolean lastGroup) {
+        key.putInt(0, k, ByteOrder.LITTLE_ENDIAN);
+        return s.remove(hash(k, lastGroup), key, 0, 4);
+    }
+
+    private int get(Segment s, int k, boolean lastGroup) {
+        key.putInt(0, k, ByteOrder.LITTLE_ENDIAN);
+        int n = s.get(hash(k, lastGroup), key, 0, 4, out, 0);
+        return n < 0 ? n : out.getInt(0, ByteOrder.LITTLE_ENDIAN);
+    }
+
+    @Test
+    void tombstonesAreCleanedByASameSizeRebuild() {
+        try (Segment s = new Segment(SegmentSpec.indirect(16).withInitialEntries(56), memory, epochs)) {
+            assertEquals(64, s.capacity());                    // 8 groups, fill limit 56
+            for (int k = 0; k < 55; k++) {                     // groups 0..5 full, 7 in group 6
+                assertTrue(put(s, k, false));
+            }
+            for (int k = 0; k < 48; k++) {                     // empty groups 0..5: no EMPTY byte there -> tombstones
+                assertTrue(remove(s, k, false));
+            }
+            assertEquals(48, s.stats().tombstones());
+            assertTrue(put(s, 1000, true));                    // into group 7's EMPTY: 7 + 1 + 48 = 56 = limit
+            assertEquals(0, s.stats().rebuilds());
+            assertTrue(put(s, 1001, true));                    // would pass the limit: rebuild, same size
+            SegmentStats stats = s.stats();
+            assertEquals(1, stats.rebuilds(), stats.toString());
+            assertEquals(0, stats.growths());
+            assertEquals(64, stats.capacity());
+            assertEquals(0, stats.tombstones());
+            assertEquals(9, s.size());
+            for (int k = 48; k < 55; k++) {
+                assertEquals(~k, get(s, k, false));
+            }
+            assertEquals(~1000, get(s, 1000, true));
+            assertEquals(~1001, get(s, 1001, true));
+            assertEquals(Segment.NOT_FOUND, get(s, 3, false));
+            assertEquals(s.stats().allocatedBytes(), memory.usedBytes(), "the old table was freed");
+        }
+    }
+
+    @Test
+    void aRemovalInAGroupWithAnEmptyByteLeavesNoTombstone() {
+        try (Segment s = new Segment(SegmentSpec.indirect(16).withInitialEntries(56), memory, epochs)) {
+            for (int k = 0; k < 12; k++) {                     // group 0 full, 4 in group 1
+                put(s, k, false);
+            }
+            assertTrue(remove(s, 9, false));                   // group 1 has EMPTY bytes
+            assertEquals(0, s.stats().tombstones());
+            assertTrue(remove(s, 2, false));                   // group 0 is full: probes pass through it
+            assertEquals(1, s.stats().tombstones());
+            for (int k = 0; k < 12; k++) {
+                assertEquals(k == 9 || k == 2 ? Segment.NOT_FOUND : ~k, get(s, k, false), "key " + k);
+            }
+            assertTrue(put(s, 2, false));                      // reuses the tombstone
+            assertEquals(0, s.stats().tombstones());
+        }
+    }
+
+    @Test
+    void aProbeOfAFullWrappedTableEnds() {
+        // One group, 7 entries whose home is the last group: a lookup of an absent key wraps and stops.
+        try (Segment s = new Segment(SegmentSpec.indirect(16).withInitialEntries(0), memory, epochs)) {
+            for (int k = 0; k < 7; k++) {
+                put(s, k, true);
+            }
+            assertEquals(8, s.capacity());
+            assertEquals(Segment.NOT_FOUND, get(s, 99, true));
+            assertEquals(Segment.NOT_FOUND, get(s, 99, false));
+            put(s, 7, true);                                   // the 8th grows the table
+            assertEquals(1, s.stats().growths());
+            for (int k = 0; k < 8; k++) {
+                assertEquals(~k, get(s, k, true));
+            }
+        }
+    }
+
+    @Test
+    void getLongOfAKeyOnlySegmentReadsNoValueBytes() {
+        // Value width 0: the slot is [hash : 8] only. getLong must not read the next slot (or past the table).
+        KeyHasher hasher = new KeyHasher(77);
+        try (Segment s = new Segment(SegmentSpec.inline(8, 0, hasher), memory, epochs)) {
+            UnsafeBuffer none = new UnsafeBuffer(new byte[0]);
+            for (long k = 0; k < 5000; k++) {
+                key.putLong(0, k, ByteOrder.LITTLE_ENDIAN);
+                assertTrue(s.put(hasher.hashFixed(k), key, 0, 8, none, 0, 0));
+            }
+            for (long k = 0; k < 5000; k++) {
+                assertEquals(0L, s.getLong(hasher.hashFixed(k), -1L), "key " + k);
+                assertEquals(-1L, s.getLong(hasher.hashFixed(k + 5000), -1L));
+            }
+            int last = -1;
+            for (int slot = s.nextFull(0); slot >= 0; slot = s.nextFull(slot + 1)) {
+                last = slot;
+                assertEquals(0L, s.readValueLong(slot));
+            }
+            assertTrue(last >= 0);
+        }
+    }
+}
