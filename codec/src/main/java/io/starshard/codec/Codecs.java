@@ -17,9 +17,14 @@ public final class Codecs {
     /**
      * The codec for {@code type}.
      *
+     * <p>A primitive class means its wrapper, also for those without a built-in codec: {@code short.class} gives
+     * a {@link KryoCodec} of {@code Short} (values always arrive boxed).
+     *
      * @param type the class of keys or values; a primitive class means its wrapper
      * @param <T>  the type
      * @return a built-in codec, or a new {@link KryoCodec}
+     * @throws NullPointerException     if {@code type} is null
+     * @throws IllegalArgumentException if {@code type} is {@code void} or {@code Void}, which have no values
      */
     @SuppressWarnings("unchecked")
     public static <T> Codec<T> forClass(Class<T> type) {

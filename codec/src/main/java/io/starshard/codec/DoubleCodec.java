@@ -11,12 +11,18 @@ import org.agrona.MutableDirectBuffer;
  * <p>{@code doubleToLongBits}, not the raw bits, because the map compares keys by their bytes and
  * {@link Double#equals} treats every NaN as equal: collapsing NaNs to the canonical one keeps "equal values
  * have identical encodings". {@code 0.0} and {@code -0.0} stay distinct, as they are for {@code equals}.
+ *
+ * <p>Decoding accepts exactly the 2<sup>64</sup> - (2<sup>53</sup> - 2) bit patterns that encoding can produce: a
+ * region holding a NaN other than the canonical {@code 0x7ff8000000000000L} was never written by this codec, so it
+ * is reported as corrupted with a {@link CodecException} rather than read as a second, byte-different NaN key.
  */
 public final class DoubleCodec implements Codec<Double> {
     /** Encoded length in bytes. */
     public static final int WIDTH = Double.BYTES;
     /** The stateless instance. */
     public static final DoubleCodec INSTANCE = new DoubleCodec();
+    /** The bits of {@link Double#NaN}, the only NaN an encoding holds. */
+    private static final long CANONICAL_NAN_BITS = 0x7ff8000000000000L;
 
     private DoubleCodec() {
     }
@@ -65,11 +71,21 @@ public final class DoubleCodec implements Codec<Double> {
      * @param offset where the encoding starts
      * @param length the region length; must be 8
      * @return the value
-     * @throws CodecException if {@code length != 8}
+     * @throws CodecException if {@code length != 8}, or the bits are a NaN other than the canonical one
      */
     public double decodeDouble(DirectBuffer buffer, int offset, int length) {
         FixedWidth.checkRegion(Double.class, WIDTH, buffer, offset, length);
-        return Double.longBitsToDouble(buffer.getLong(offset, ByteOrder.LITTLE_ENDIAN));
+        final long bits = buffer.getLong(offset, ByteOrder.LITTLE_ENDIAN);
+        final double value = Double.longBitsToDouble(bits);
+        if (value != value && bits != CANONICAL_NAN_BITS) {        // NaN, and not one encode writes
+            throw nonCanonicalNaN(bits);
+        }
+        return value;
+    }
+
+    private static CodecException nonCanonicalNaN(long bits) {
+        return new CodecException("a Double encoding holds only the canonical NaN 0x7ff8000000000000, the region "
+            + "holds NaN bits 0x" + Long.toHexString(bits) + ": corrupted or not written by DoubleCodec");
     }
 
     @Override

@@ -34,9 +34,16 @@ import org.objenesis.strategy.StdInstantiatorStrategy;
  * <p><b>Corruption.</b> Kryo trusts the lengths it reads: a flipped bit in an array or collection length can
  * make it allocate gigabytes before it notices the input is too short. By default every encoding therefore
  * ends with a CRC-32C of the Kryo bytes (4 bytes, hardware-accelerated), verified before Kryo sees the
- * region, so truncated and corrupted regions are rejected up front. The reader also refuses array lengths
- * longer than the bytes left. {@link Builder#checksum(boolean) checksum(false)} drops the 4 bytes for
- * callers who trust their storage.
+ * region, so truncated and corrupted regions are rejected up front. Without the checksum
+ * ({@link Builder#checksum(boolean) checksum(false)}, 4 bytes less for callers who trust their storage) the
+ * reader still refuses any array, string, collection or map count larger than the bytes left (see
+ * {@code GuardedKryo}), and reads Kryo's strings strictly (a byte that cannot start or continue a character is
+ * an error, where Kryo itself would keep a character of an earlier value), so a corrupted region still gives a
+ * {@link CodecException} or a value, never an {@link OutOfMemoryError}.
+ *
+ * <p><b>Primitive classes.</b> {@code KryoCodec.builder(short.class)} means {@code Short}: values are always
+ * boxed, and {@link #type()} is the wrapper. {@code void} and {@code Void}, which have no non-null values, are
+ * rejected.
  *
  * <p><b>Keys.</b> The map compares keys by their bytes, so a type used as a key must serialize
  * deterministically: records and plain objects of primitives, strings and lists do; objects holding hash sets
@@ -127,11 +134,10 @@ public final class KryoCodec<T> implements Codec<T> {
             output.reset();
             try {
                 state.kryo.writeClassAndObject(output, value);
-            } catch (IllegalArgumentException e) {
-                throw explainRegistration(e, "encode");
-            } catch (KryoException e) {
-                throw new CodecException("Kryo could not encode a " + value.getClass().getName() + ": "
-                    + e.getMessage(), e);
+            } catch (RuntimeException e) {
+                // KryoException (which wraps what a nested field's serializer threw), IllegalArgumentException
+                // for an unregistered class at the top level, and whatever a custom serializer throws.
+                throw failure(e, "encode", value.getClass());
             }
             final int payload = output.position();
             final long total = (long) payload + (checksum ? CHECKSUM_BYTES : 0);
@@ -184,12 +190,9 @@ public final class KryoCodec<T> implements Codec<T> {
             try {
                 value = state.kryo.readClassAndObject(input);
                 consumed = input.consumed();
-            } catch (IllegalArgumentException e) {
-                throw explainRegistration(e, "decode");
             } catch (RuntimeException e) {
                 // KryoException, and whatever a serializer throws on bytes it did not write.
-                throw new CodecException("Kryo could not decode a " + type.getName() + " from " + payload
-                    + " bytes: " + e, e);
+                throw failure(e, "decode", type);
             } finally {
                 input.setBuffer(EMPTY);
             }
@@ -209,21 +212,59 @@ public final class KryoCodec<T> implements Codec<T> {
 
     private static final byte[] EMPTY = new byte[0];
 
+    /**
+     * The wrapper of a primitive class (values reach a codec boxed, so {@code short.class} could never match
+     * one), the class itself otherwise; {@code void} and {@code Void} have no values to encode.
+     */
+    @SuppressWarnings("unchecked")
+    static <T> Class<T> boxed(Class<T> type) {
+        if (type == void.class || type == Void.class) {
+            throw new IllegalArgumentException("type " + type.getName() + " has no non-null values to encode");
+        }
+        if (!type.isPrimitive()) {
+            return type;
+        }
+        return (Class<T>) java.lang.invoke.MethodType.methodType(type).wrap().returnType();
+    }
+
     private static int crc(CRC32C crc, byte[] bytes, int from, int length) {
         crc.reset();
         crc.update(bytes, from, length);
         return (int) crc.getValue();
     }
 
-    private CodecException explainRegistration(IllegalArgumentException e, String what) {
-        final String message = String.valueOf(e.getMessage());
-        if (message.contains("not registered")) {
-            final String first = message.split("\n", 2)[0];
-            return new CodecException("KryoCodec<" + type.getSimpleName() + "> cannot " + what + ": " + first
-                + ". Register it with KryoCodec.builder(" + type.getSimpleName() + ".class).register(...), "
-                + "or opt out with registrationRequired(false)", e);
+    /**
+     * The exception for a Kryo failure. An unregistered class is reported with the call that registers it, also
+     * when Kryo met it deep in the object graph: there Kryo wraps its {@link IllegalArgumentException} in a
+     * {@link KryoException} carrying the serialization trace, so the whole cause chain is searched.
+     */
+    private CodecException failure(RuntimeException e, String what, Class<?> subject) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            final String message = t.getMessage();
+            if (t instanceof IllegalArgumentException && message != null && message.contains(NOT_REGISTERED)) {
+                final String first = message.split("\n", 2)[0];
+                final String name = first.substring(first.indexOf(NOT_REGISTERED) + NOT_REGISTERED.length()).trim();
+                final String where = t == e ? "" : " (" + trace(e) + ")";
+                return new CodecException("KryoCodec<" + type.getSimpleName() + "> cannot " + what + ": class "
+                    + name + " is not registered" + where + ". Register it with KryoCodec.builder("
+                    + type.getSimpleName() + ".class).register(" + name.replace('$', '.') + ".class) "
+                    + "(same classes in the same order wherever the data is read), "
+                    + "or opt out with registrationRequired(false)", e);
+            }
         }
-        return new CodecException("Kryo could not " + what + " a " + type.getName() + ": " + message, e);
+        return new CodecException("Kryo could not " + what + " a " + subject.getName()
+            + (what.equals("decode") ? " (corrupted region, or different registrations than when encoded)" : "")
+            + ": " + e, e);
+    }
+
+    private static final String NOT_REGISTERED = "Class is not registered:";
+
+    /** Kryo's serialization trace (the field path), from a {@link KryoException} message, on one line. */
+    private static String trace(RuntimeException e) {
+        final String message = String.valueOf(e.getMessage());
+        final int at = message.indexOf("Serialization trace:");
+        final String trace = at < 0 ? message : message.substring(at);
+        return trace.replaceAll("\\s*\\n\\s*", " ").trim();
     }
 
     private State acquire() {
@@ -243,10 +284,11 @@ public final class KryoCodec<T> implements Codec<T> {
         if (state.scratch.length > RETAINED_SCRATCH_BYTES) {
             state.scratch = EMPTY;
         }
+        state.input.trimChars();
     }
 
     private State newState() {
-        final Kryo kryo = new Kryo();
+        final Kryo kryo = new GuardedKryo();
         kryo.setRegistrationRequired(registrationRequired);
         kryo.setReferences(references);
         kryo.setInstantiatorStrategy(new DefaultInstantiatorStrategy(new StdInstantiatorStrategy()));
@@ -305,6 +347,100 @@ public final class KryoCodec<T> implements Codec<T> {
 
         int consumed() {
             return position - start;
+        }
+
+        /** Drops a character scratch array that one large string grew, as for the other scratch arrays. */
+        void trimChars() {
+            if (chars.length > RETAINED_SCRATCH_BYTES) {
+                chars = new char[32];
+            }
+        }
+
+        /**
+         * Kryo's string format, read strictly. The ASCII form (a run of bytes whose last one has bit 7 set) is
+         * Kryo's own reader, which stops at the region's end. The UTF-8 form is a flagged varint count + 1 and
+         * then one to three bytes per {@code char}; Kryo's own reader would allocate {@code count} chars before
+         * looking at the bytes, and skips bytes that cannot start a character without writing the char, leaving
+         * one from an earlier string. This one checks the count against the bytes left, and rejects bad lead,
+         * continuation and overlong bytes.
+         */
+        @Override
+        public String readString() {
+            if (!readVarIntFlag()) {
+                return super.readString();
+            }
+            final int countPlusOne = readVarIntFlag(true);
+            if (countPlusOne == 0) {
+                return null;
+            }
+            final int count = countPlusOne - 1;
+            readUtf8(count);
+            return new String(chars, 0, count);
+        }
+
+        @Override
+        public StringBuilder readStringBuilder() {
+            final String value = readString();
+            return value == null ? null : new StringBuilder(value);
+        }
+
+        private void readUtf8(int count) {
+            final int end = limit;
+            if (count < 0 || count > end - position) {
+                throw new KryoException("string of " + Integer.toUnsignedString(count) + " chars exceeds the "
+                    + (end - position) + " bytes left in the region");
+            }
+            if (chars.length < count) {
+                chars = new char[count];
+            }
+            final char[] out = chars;
+            final byte[] in = buffer;
+            int p = position;
+            for (int i = 0; i < count; i++) {
+                if (p >= end) {
+                    throw truncatedString();
+                }
+                final int b = in[p++] & 0xFF;
+                final int c;
+                if (b < 0x80) {
+                    c = b;
+                } else if (b >= 0xC0 && b < 0xE0) {
+                    if (p >= end) {
+                        throw truncatedString();
+                    }
+                    c = (b & 0x1F) << 6 | continuation(in[p++]);
+                    if (c < 0x80) {
+                        throw badString("overlong 2-byte character");
+                    }
+                } else if (b >= 0xE0 && b < 0xF0) {
+                    if (p + 1 >= end) {
+                        throw truncatedString();
+                    }
+                    c = (b & 0x0F) << 12 | continuation(in[p++]) << 6 | continuation(in[p++]);
+                    if (c < 0x800) {
+                        throw badString("overlong 3-byte character");
+                    }
+                } else {
+                    throw badString("byte 0x" + Integer.toHexString(b) + " cannot start a character");
+                }
+                out[i] = (char) c;
+            }
+            position = p;
+        }
+
+        private static int continuation(byte b) {
+            if ((b & 0xC0) != 0x80) {
+                throw badString("byte 0x" + Integer.toHexString(b & 0xFF) + " is not a continuation byte");
+            }
+            return b & 0x3F;
+        }
+
+        private static KryoException truncatedString() {
+            return new KryoException("string runs past the end of the region");
+        }
+
+        private static KryoException badString(String what) {
+            return new KryoException("malformed string: " + what);
         }
 
         private void checkLength(int length, int minBytesEach) {
@@ -409,7 +545,7 @@ public final class KryoCodec<T> implements Codec<T> {
         private Consumer<Kryo> customizer;
 
         private Builder(Class<T> type) {
-            this.type = Objects.requireNonNull(type, "type");
+            this.type = boxed(Objects.requireNonNull(type, "type"));
         }
 
         /**

@@ -15,9 +15,11 @@ import org.agrona.MutableDirectBuffer;
  * (no overlong forms, no encoded surrogates, nothing above U+10FFFF, no truncated sequence) before building
  * the string, so a corrupted region is reported rather than decoded into replacement characters.
  *
- * <p>Pure-ASCII strings, the common case for identifiers and symbols, take a fast path: one pass that copies
- * each {@code char} as one byte, and on decode a Latin-1 string construction that the JDK stores compactly
- * without re-coding.
+ * <p>Encoding first measures and validates the whole string, then writes: an exception (unpaired surrogate,
+ * {@link EncodingTooLargeException}) leaves every byte of the buffer as it was. Pure-ASCII strings, the common
+ * case for identifiers and symbols, then take a fast path that copies each {@code char} as one byte straight
+ * into the backing array, and on decode a Latin-1 string construction that the JDK stores compactly without
+ * re-coding.
  */
 public final class StringCodec implements Codec<String> {
     /** The stateless instance. */
@@ -36,48 +38,44 @@ public final class StringCodec implements Codec<String> {
         return VARIABLE_LENGTH;
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * <p>Measures and validates the whole string before the first write, so that on any exception (too large,
+     * unpaired surrogate) not a byte of the buffer has changed.
+     */
     @Override
     public int encode(String value, MutableDirectBuffer buffer, int offset, int maxLength) {
         Objects.requireNonNull(value, "value");
         final int chars = value.length();
-        if (chars <= maxLength && writeAscii(value, chars, buffer, offset)) {
-            return chars;
-        }
         final long required = utf8Length(value);
         if (required > maxLength) {
             throw new EncodingTooLargeException(String.class, maxLength, required);
+        }
+        if (required == chars) {
+            writeAscii(value, chars, buffer, offset);
+            return chars;
         }
         return writeUtf8(value, buffer, offset);
     }
 
     /**
-     * ASCII fast path: writes as it scans and returns false at the first non-ASCII char, sending the caller to
-     * the general path, which rewrites the region from the start (the region is scratch space, so partial
-     * writes are harmless). Writes straight into the backing array when there is one: one bounds check for
-     * the region instead of one call per byte.
+     * ASCII fast path (one byte per char, known to be all ASCII): writes straight into the backing array when
+     * there is one, one bounds check for the region instead of one call per byte.
      */
-    private static boolean writeAscii(String value, int chars, MutableDirectBuffer buffer, int offset) {
+    private static void writeAscii(String value, int chars, MutableDirectBuffer buffer, int offset) {
         buffer.checkLimit(offset + chars);              // grows an expandable buffer, else checks the bounds
         final byte[] array = buffer.byteArray();
         if (array != null) {
             final int base = buffer.wrapAdjustment() + offset;
             for (int i = 0; i < chars; i++) {
-                final char c = value.charAt(i);
-                if (c >= 0x80) {
-                    return false;
-                }
-                array[base + i] = (byte) c;
+                array[base + i] = (byte) value.charAt(i);
             }
-            return true;
+            return;
         }
         for (int i = 0; i < chars; i++) {
-            final char c = value.charAt(i);
-            if (c >= 0x80) {
-                return false;
-            }
-            buffer.putByte(offset + i, (byte) c);
+            buffer.putByte(offset + i, (byte) value.charAt(i));
         }
-        return true;
     }
 
     /**
