@@ -1,8 +1,10 @@
 package io.starshard;
 
 import java.util.AbstractSet;
+import java.util.Collection;
 import java.util.Iterator;
 import java.util.Map;
+import java.util.Objects;
 
 /** {@link ShardedHashMap#entrySet()}: a live view; removal and {@code setValue} write through. */
 final class EntrySetView<K, V> extends AbstractSet<Map.Entry<K, V>> {
@@ -30,18 +32,38 @@ final class EntrySetView<K, V> extends AbstractSet<Map.Entry<K, V>> {
     @Override
     public boolean contains(Object o) {
         if (!(o instanceof Map.Entry<?, ?> e) || e.getKey() == null || e.getValue() == null) {
+            map.checkUsable();
             return false;
         }
         final Object value = map.get(e.getKey());
-        return value != null && value.equals(e.getValue());
+        return value != null && ShardedHashMap.valueEquals(e.getValue(), value);
     }
 
     @Override
     public boolean remove(Object o) {
         if (!(o instanceof Map.Entry<?, ?> e) || e.getKey() == null || e.getValue() == null) {
+            map.checkUsable();
             return false;
         }
         return map.remove(e.getKey(), e.getValue());
+    }
+
+    /**
+     * Iterates this view (never the argument) and removes what {@code c} contains, as
+     * {@code ConcurrentHashMap}'s views do: {@code AbstractSet}'s variant would call {@code remove} with the
+     * argument's elements, which throws for a null element.
+     */
+    @Override
+    public boolean removeAll(Collection<?> c) {
+        Objects.requireNonNull(c, "c");
+        boolean modified = false;
+        for (Iterator<?> it = iterator(); it.hasNext();) {
+            if (c.contains(it.next())) {
+                it.remove();
+                modified = true;
+            }
+        }
+        return modified;
     }
 
     @Override

@@ -1,7 +1,9 @@
 package io.starshard;
 
 import java.util.AbstractSet;
+import java.util.Collection;
 import java.util.Iterator;
+import java.util.Objects;
 
 /** {@link ShardedHashMap#keySet()}: a live view; removal writes through, adding is not supported. */
 final class KeySetView<K, V> extends AbstractSet<K> {
@@ -34,6 +36,24 @@ final class KeySetView<K, V> extends AbstractSet<K> {
     @Override
     public boolean remove(Object o) {
         return map.remove(o) != null;
+    }
+
+    /**
+     * Iterates this view (never the argument) and removes what {@code c} contains, as
+     * {@code ConcurrentHashMap}'s views do: {@code AbstractSet}'s variant would call {@code remove} with the
+     * argument's elements, which throws for a null element.
+     */
+    @Override
+    public boolean removeAll(Collection<?> c) {
+        Objects.requireNonNull(c, "c");
+        boolean modified = false;
+        for (Iterator<?> it = iterator(); it.hasNext();) {
+            if (c.contains(it.next())) {
+                it.remove();
+                modified = true;
+            }
+        }
+        return modified;
     }
 
     @Override

@@ -46,9 +46,10 @@ final class MapEntry<K, V> implements Map.Entry<K, V> {
         return o instanceof Map.Entry<?, ?> e && key.equals(e.getKey()) && value.equals(e.getValue());
     }
 
+    /** {@code key ^ value} hash codes per {@link Map.Entry#hashCode}, arrays by content so that it is stable. */
     @Override
     public int hashCode() {
-        return key.hashCode() ^ value.hashCode();
+        return ShardedHashMap.elementHash(key) ^ ShardedHashMap.elementHash(value);
     }
 
     @Override

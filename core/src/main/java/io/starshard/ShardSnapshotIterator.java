@@ -38,13 +38,14 @@ final class ShardSnapshotIterator<K, V, T> implements Iterator<T> {
     private int limit;
 
     ShardSnapshotIterator(ShardedHashMap<K, V> map, int kind) {
-        map.checkOpen();
+        map.checkUsable();
         this.map = map;
         this.kind = kind;
     }
 
     @Override
     public boolean hasNext() {
+        map.checkOpen();   // also when the current shard's copy is buffered: a closed map answers nothing
         while (position >= limit) {
             if (nextShard >= map.shardCount()) {
                 return false;

@@ -1,6 +1,7 @@
 package io.starshard;
 
 import io.starshard.codec.Codec;
+import io.starshard.codec.CodecException;
 import io.starshard.codec.Codecs;
 import io.starshard.codec.EncodingTooLargeException;
 import io.starshard.codec.LongCodec;
@@ -20,6 +21,7 @@ import org.agrona.ExpandableArrayBuffer;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collection;
 import java.util.Iterator;
 import java.util.List;
@@ -48,9 +50,17 @@ import java.util.function.Function;
  *       give equal objects identical bytes (the built-ins do). {@code get} returns a fresh decoded copy: changing
  *       it does not change the map.</li>
  *   <li>Null keys and values are rejected with {@link NullPointerException}, as {@code ConcurrentHashMap} does.</li>
+ *   <li><b>Array values</b> (e.g. {@code byte[]}): where the map compares a caller's value with a stored one
+ *       ({@code containsValue}, {@code remove(k, v)}, {@code replace(k, old, new)}, {@code values().contains},
+ *       {@code entrySet().contains/remove}) arrays compare by content, since every stored value is a fresh
+ *       decoded copy and identity could never match. {@link #equals} keeps the {@link Map#equals} contract
+ *       ({@code value.equals}, identity for arrays), so a non-empty map with array values equals only itself,
+ *       symmetrically with {@code HashMap}; {@link #hashCode} hashes arrays by content so that it is stable.</li>
+ *   <li>A key too long to be stored cannot be present: lookups and removals of it answer absent (null, false);
+ *       writes of it throw {@link EntryTooLargeException}.</li>
  *   <li>Every single-key operation is atomic (linearizable). {@code compute}-style functions run under the key's
- *       shard lock, at most once per call, and must not use this map (that throws
- *       {@link IllegalStateException}: it would deadlock).</li>
+ *       shard lock, at most once per call, and must not use this map: every method of the map and of its views
+ *       and iterators then throws {@link IllegalStateException} instead of deadlocking.</li>
  *   <li>{@link #size()} is exact whenever no write is in flight. Iteration, views, {@code equals},
  *       {@code hashCode} and stats are <em>per-shard consistent</em>: each shard is copied under its read lock,
  *       one shard at a time.</li>
@@ -326,7 +336,11 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
         }
         final Frame f = ctx.push();
         try {
-            final int keyLength = encodeKey(k, f);
+            final int keyLength = encodeLookupKey(k, f);
+            if (keyLength < 0) {
+                checkOpen();
+                return null;
+            }
             final int valueLength = readValue(ctx, f, hashOf(f.key, keyLength), keyLength);
             return valueLength < 0 ? null : valueCodec.decode(f.read, 0, valueLength, reuse);
         } finally {
@@ -352,7 +366,11 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
         }
         final Frame f = ctx.push();
         try {
-            final int keyLength = encodeKey(k, f);
+            final int keyLength = encodeLookupKey(k, f);
+            if (keyLength < 0) {
+                checkOpen();
+                return false;
+            }
             return readValue(ctx, f, hashOf(f.key, keyLength), keyLength) >= 0;
         } finally {
             ctx.pop();
@@ -482,8 +500,10 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
     public boolean containsLong(long key) {
         checkLongToLong();
         final long hash = hasher.hashFixed(key);
+        context();
         final Shard shard = shardForRead(hash);
         if (shard == null) {
+            checkOpen();
             return false;
         }
         final long stamp = shard.readLock();
@@ -569,6 +589,7 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
         context();
         final Shard shard = shardForRead(hash);
         if (shard == null) {
+            checkOpen();
             return missingValue;
         }
         final long stamp = shard.writeLock();
@@ -730,11 +751,16 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
         final ThreadContext ctx = context();
         final Frame f = ctx.push();
         try {
-            final int keyLength = encodeKey(key, f);
+            final int keyLength = encodeLookupKey(key, f);
+            if (keyLength < 0) {
+                checkOpen();
+                return null;
+            }
             final long hash = hashOf(f.key, keyLength);
             final int valueLength = encodeValue(value, f, keyLength);
             final Shard shard = shardForRead(hash);
             if (shard == null) {
+                checkOpen();
                 return null;
             }
             final int previousLength;
@@ -761,7 +787,8 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
      * Replaces the value of {@code key} only if it currently equals {@code oldValue}.
      *
      * @param key      the key
-     * @param oldValue the expected value (compared with {@code equals} to the decoded current value)
+     * @param oldValue the expected value (compared with {@code equals} to the decoded current value, arrays by
+     *                 content)
      * @param newValue the new value
      * @return true if replaced
      */
@@ -773,11 +800,16 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
         final ThreadContext ctx = context();
         final Frame f = ctx.push();
         try {
-            final int keyLength = encodeKey(key, f);
+            final int keyLength = encodeLookupKey(key, f);
+            if (keyLength < 0) {
+                checkOpen();
+                return false;
+            }
             final long hash = hashOf(f.key, keyLength);
             final int valueLength = encodeValue(newValue, f, keyLength);
             final Shard shard = shardForRead(hash);
             if (shard == null) {
+                checkOpen();
                 return false;
             }
             final long stamp = shard.writeLock();
@@ -785,7 +817,7 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
                 checkOpen();
                 final Segment segment = shard.segment;
                 final int slot = segment.find(hash, f.key, 0, keyLength);
-                if (slot < 0 || !oldValue.equals(decodeSlotValue(segment, slot, f))) {
+                if (slot < 0 || !valueEquals(oldValue, decodeSlotValue(segment, slot, f))) {
                     return false;
                 }
                 segment.replaceValue(slot, f.value, 0, valueLength);
@@ -814,13 +846,13 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
         }
         final Frame f = ctx.push();
         try {
-            final int keyLength = encodeKey(k, f);
-            final long hash = hashOf(f.key, keyLength);
-            final Shard shard = shardForRead(hash);
+            final int keyLength = encodeLookupKey(k, f);
+            final Shard shard = keyLength < 0 ? null : shardForRead(hashOf(f.key, keyLength));
             if (shard == null) {
                 checkOpen();
                 return null;
             }
+            final long hash = hashOf(f.key, keyLength);
             final int previousLength;
             final long stamp = shard.writeLock();
             try {
@@ -843,7 +875,7 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
     }
 
     /**
-     * Removes {@code key} only if its value equals {@code value}.
+     * Removes {@code key} only if its value equals {@code value} (arrays by content).
      *
      * @param key   the key
      * @param value the expected value
@@ -860,19 +892,19 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
         }
         final Frame f = ctx.push();
         try {
-            final int keyLength = encodeKey(k, f);
-            final long hash = hashOf(f.key, keyLength);
-            final Shard shard = shardForRead(hash);
+            final int keyLength = encodeLookupKey(k, f);
+            final Shard shard = keyLength < 0 ? null : shardForRead(hashOf(f.key, keyLength));
             if (shard == null) {
                 checkOpen();
                 return false;
             }
+            final long hash = hashOf(f.key, keyLength);
             final long stamp = shard.writeLock();
             try {
                 checkOpen();
                 final Segment segment = shard.segment;
                 final int slot = segment.find(hash, f.key, 0, keyLength);
-                if (slot < 0 || !value.equals(decodeSlotValue(segment, slot, f))) {
+                if (slot < 0 || !valueEquals(value, decodeSlotValue(segment, slot, f))) {
                     return false;
                 }
                 segment.removeAt(slot);
@@ -987,7 +1019,11 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
         final ThreadContext ctx = context();
         final Frame f = ctx.push();
         try {
-            final int keyLength = encodeKey(key, f);
+            final int keyLength = kind == UpdateKind.IF_PRESENT ? encodeLookupKey(key, f) : encodeKey(key, f);
+            if (keyLength < 0) {
+                checkOpen();
+                return null;
+            }
             final long hash = hashOf(f.key, keyLength);
             final Shard shard = kind == UpdateKind.IF_PRESENT ? shardForRead(hash) : shardForWrite(hash);
             if (shard == null) {
@@ -1033,23 +1069,21 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
     }
 
     private <A, R> R callUnderLock(ThreadContext ctx, Function<? super A, ? extends R> function, A argument) {
-        final Object outer = ctx.lockedMap;
-        ctx.lockedMap = this;
+        ctx.enterLocked(this);
         try {
             return function.apply(argument);
         } finally {
-            ctx.lockedMap = outer;
+            ctx.exitLocked();
         }
     }
 
     private <A, B, R> R callUnderLock(ThreadContext ctx, BiFunction<? super A, ? super B, ? extends R> function,
                                       A first, B second) {
-        final Object outer = ctx.lockedMap;
-        ctx.lockedMap = this;
+        ctx.enterLocked(this);
         try {
             return function.apply(first, second);
         } finally {
-            ctx.lockedMap = outer;
+            ctx.exitLocked();
         }
     }
 
@@ -1061,8 +1095,10 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
      * Puts every mapping of {@code m}, one entry at a time (each atomic, the whole not).
      *
      * @param m the mappings
-     * @throws NullPointerException  if {@code m}, a key or a value is null (earlier entries stay written)
-     * @throws BatchWriteException   if an entry fails (budget, size, codec): says how many were written
+     * @throws NullPointerException  if {@code m}, a key or a value is null (checked first: nothing is written)
+     * @throws BatchWriteException   if an entry fails (budget, size, codec, a concurrent close): says how many
+     *                               were written; its cause is the entry's failure
+     * @throws IllegalStateException if the map is closed
      */
     @Override
     public void putAll(Map<? extends K, ? extends V> m) {
@@ -1075,7 +1111,10 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
      *
      * @param entries the entries
      * @return how many keys were new
-     * @throws BatchWriteException if an entry fails (budget, size, codec): says how many were written
+     * @throws NullPointerException  if the collection, an entry, a key or a value is null (nothing is written)
+     * @throws BatchWriteException   if an entry fails (budget, size, codec, a concurrent close): says how many
+     *                               were written; its cause is the entry's failure
+     * @throws IllegalStateException if the map is closed
      */
     public int batchInsert(Collection<? extends Map.Entry<? extends K, ? extends V>> entries) {
         requireNonNull(entries, "entries");
@@ -1093,20 +1132,35 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
         return writeAll("batchInsert", entries.entrySet(), entries.size());
     }
 
+    /**
+     * Writes entries one by one. Nulls are refused up front (nothing written), so the only exception that can
+     * escape once writing has started is a {@link BatchWriteException} saying how many were applied.
+     */
     private int writeAll(String operation, Iterable<? extends Map.Entry<? extends K, ? extends V>> entries,
                          int total) {
+        context();
+        checkOpen();
+        int position = 0;
+        for (Map.Entry<? extends K, ? extends V> entry : entries) {
+            if (entry == null || entry.getKey() == null || entry.getValue() == null) {
+                throw new NullPointerException(operation + ": input entry #" + position + " has a null "
+                    + (entry == null ? "entry" : entry.getKey() == null ? "key" : "value")
+                    + "; nothing was written");
+            }
+            position++;
+        }
         int index = 0;
         int added = 0;
         for (Map.Entry<? extends K, ? extends V> entry : entries) {
-            final K key = requireNonNull(entry.getKey(), "key");
-            final V value = requireNonNull(entry.getValue(), "value");
             try {
+                final K key = requireNonNull(entry.getKey(), "key");
+                final V value = requireNonNull(entry.getValue(), "value");
                 if (putReportingNew(key, value)) {
                     added++;
                 }
-            } catch (IllegalStateException | NullPointerException e) {
-                throw e;
             } catch (RuntimeException e) {
+                // Includes IllegalStateException (closed meanwhile) and NullPointerException (an input that
+                // changed under us, a codec's own bug): the caller must still learn how much was applied.
                 throw new BatchWriteException(operation, index, index, total, e);
             }
             index++;
@@ -1150,6 +1204,9 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
      */
     public List<V> batchGet(Collection<? extends K> keys) {
         requireNonNull(keys, "keys");
+        context();
+        checkOpen();
+        requireNoNullKey("batchGet", keys);
         final List<V> values = new ArrayList<>(keys.size());
         for (K key : keys) {
             values.add(get(requireNonNull(key, "key")));
@@ -1162,9 +1219,13 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
      *
      * @param keys the keys
      * @return how many were present and removed
+     * @throws NullPointerException if {@code keys} or one of them is null (checked first: nothing is removed)
      */
     public int batchRemove(Collection<? extends K> keys) {
         requireNonNull(keys, "keys");
+        context();
+        checkOpen();
+        requireNoNullKey("batchRemove", keys);
         int removed = 0;
         for (K key : keys) {
             if (removeKey(requireNonNull(key, "key"))) {
@@ -1174,17 +1235,28 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
         return removed;
     }
 
+    /** Refuses a null key before anything is read or removed, so that an NPE means "nothing was done". */
+    private static void requireNoNullKey(String operation, Collection<?> keys) {
+        int position = 0;
+        for (Object key : keys) {
+            if (key == null) {
+                throw new NullPointerException(operation + ": input key #" + position + " is null; nothing was done");
+            }
+            position++;
+        }
+    }
+
     private boolean removeKey(K key) {
         final ThreadContext ctx = context();
         final Frame f = ctx.push();
         try {
-            final int keyLength = encodeKey(key, f);
-            final long hash = hashOf(f.key, keyLength);
-            final Shard shard = shardForRead(hash);
+            final int keyLength = encodeLookupKey(key, f);
+            final Shard shard = keyLength < 0 ? null : shardForRead(hashOf(f.key, keyLength));
             if (shard == null) {
                 checkOpen();
                 return false;
             }
+            final long hash = hashOf(f.key, keyLength);
             final long stamp = shard.writeLock();
             try {
                 checkOpen();
@@ -1213,6 +1285,7 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
     public int retain(BiPredicate<? super K, ? super V> keep) {
         requireNonNull(keep, "keep");
         final ThreadContext ctx = context();
+        checkOpen();
         int removed = 0;
         for (int i = 0; i < shardCount; i++) {
             final Shard shard = shardAt(i);
@@ -1221,8 +1294,7 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
             }
             final Frame f = ctx.push();
             final long stamp = shard.writeLock();
-            final Object outer = ctx.lockedMap;
-            ctx.lockedMap = this;
+            ctx.enterLocked(this);
             try {
                 checkOpen();
                 final Segment segment = shard.segment;
@@ -1237,7 +1309,7 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
                     }
                 }
             } finally {
-                ctx.lockedMap = outer;
+                ctx.exitLocked();
                 shard.unlockWrite(stamp);
                 ctx.pop();
             }
@@ -1330,6 +1402,7 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
      * @return the entry count
      */
     public long mappingCount() {
+        context();
         checkOpen();
         return Math.max(0L, size.sum());
     }
@@ -1354,7 +1427,7 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
     }
 
     /**
-     * Whether some key maps to a value equal to {@code value} (a full scan).
+     * Whether some key maps to a value equal to {@code value} (a full scan; arrays compare by content).
      *
      * @param value the value
      * @return true if found
@@ -1364,7 +1437,7 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
         requireNonNull(value, "value");
         final Iterator<V> it = new ShardSnapshotIterator<>(this, ShardSnapshotIterator.VALUES);
         while (it.hasNext()) {
-            if (value.equals(it.next())) {
+            if (valueEquals(value, it.next())) {
                 return true;
             }
         }
@@ -1435,6 +1508,8 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
         if (o == this) {
             return true;
         }
+        context();
+        checkOpen();
         if (!(o instanceof Map)) {
             return false;
         }
@@ -1466,7 +1541,8 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
         int h = 0;
         final Iterator<Map.Entry<K, V>> it = iter();
         while (it.hasNext()) {
-            h += it.next().hashCode();
+            final Map.Entry<K, V> entry = it.next();
+            h += elementHash(entry.getKey()) ^ elementHash(entry.getValue());
         }
         return h;
     }
@@ -1503,6 +1579,7 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
      * @return the shard count
      */
     public int shardCount() {
+        checkOpen();
         return shardCount;
     }
 
@@ -1521,6 +1598,7 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
      * @return the number of initialized shards
      */
     public int initializedShards() {
+        checkOpen();
         int n = 0;
         for (int i = 0; i < shardCount; i++) {
             if (shardAt(i) != null) {
@@ -1536,6 +1614,8 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
      * @return a new array of {@link #shardCount()} loads
      */
     public long[] perShardLoad() {
+        context();
+        checkOpen();
         final long[] loads = new long[shardCount];
         for (int i = 0; i < shardCount; i++) {
             final Shard shard = shardAt(i);
@@ -1579,6 +1659,7 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
      * @return memory statistics
      */
     public MemoryStats memoryStats() {
+        context();
         checkOpen();
         long tableBytes = 0;
         long arenaBytes = 0;
@@ -1650,7 +1731,7 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
      */
     @Override
     public void close() {
-        if (ThreadContext.current().lockedMap == this) {
+        if (ThreadContext.current().holdsLockOf(this)) {
             throw new IllegalStateException("close() called from a function running under this map's lock");
         }
         if (!CLOSED.compareAndSet(this, false, true)) {
@@ -1718,7 +1799,7 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
      * @return bytes written
      */
     int exportShard(int index, ExpandableArrayBuffer out) {
-        checkOpen();
+        checkUsable();
         final Shard shard = shardAt(index);
         if (shard == null) {
             return 0;
@@ -1750,9 +1831,34 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
         try {
             return keyCodec.encode(key, f.key, 0, maxKeyBytes);
         } catch (EncodingTooLargeException e) {
+            final long keyBytes = e.requiredBytes() == EncodingTooLargeException.UNKNOWN_LENGTH
+                ? maxKeyBytes + 1L : e.requiredBytes();
             throw new EntryTooLargeException("key of " + describe(e) + " bytes exceeds the maximum key size of "
-                + maxKeyBytes + " bytes (maximum entry size " + maxEntryBytes + ")", e.limitBytes() + 1, maxEntryBytes);
+                + maxKeyBytes + " bytes (maximum entry size " + maxEntryBytes + ")", keyBytes, maxKeyBytes);
+        } catch (RuntimeException e) {
+            throw codecFailure("key", keyCodec, key, e);
         }
+    }
+
+    /**
+     * Encodes a key for an operation that only acts on a present key: a key too long to be stored cannot be
+     * present, so it is reported as absent rather than refused.
+     *
+     * @return the key length, or -1 if the key is longer than any stored key can be
+     */
+    private int encodeLookupKey(K key, Frame f) {
+        try {
+            return keyCodec.encode(key, f.key, 0, maxKeyBytes);
+        } catch (EncodingTooLargeException e) {
+            return -1;
+        } catch (RuntimeException e) {
+            throw codecFailure("key", keyCodec, key, e);
+        }
+    }
+
+    private static CodecException codecFailure(String what, Codec<?> codec, Object input, RuntimeException e) {
+        return new CodecException("the " + what + " codec " + codec + " failed to encode a "
+            + input.getClass().getName() + " (" + e + "); the map is unchanged", e);
     }
 
     private int encodeValue(V value, Frame f, int keyLength) {
@@ -1767,6 +1873,8 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
                 + " bytes (key " + keyLength + " + value " + describe(e) + ") exceeds the maximum entry size of "
                 + maxEntryBytes + " bytes (configure a larger maxEntryBytes or store smaller values)",
                 keyLength + valueBytes, maxEntryBytes);
+        } catch (RuntimeException e) {
+            throw codecFailure("value", valueCodec, value, e);
         }
     }
 
@@ -1790,11 +1898,32 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
     /** The calling thread's context, after refusing re-entry from a function running under this map's lock. */
     private ThreadContext context() {
         final ThreadContext ctx = ThreadContext.current();
-        if (ctx.lockedMap == this) {
+        if (ctx.holdsLockOf(this)) {
             throw new IllegalStateException("a compute/merge/retain function must not use the map it runs on"
                 + " (it runs under the shard's lock; re-entering would deadlock)");
         }
         return ctx;
+    }
+
+    /** For package classes (iterators, views): refuses re-entry from a compute function, then a closed map. */
+    void checkUsable() {
+        context();
+        checkOpen();
+    }
+
+    /**
+     * Value equality used where the map compares a caller's value with a stored one ({@code remove(k, v)},
+     * {@code replace(k, old, new)}, {@code containsValue}, the views' {@code contains}): {@code equals}, except
+     * that arrays compare by content. A stored value is always a fresh decoded copy, so the identity equality of
+     * arrays could never match.
+     */
+    static boolean valueEquals(Object expected, Object actual) {
+        return Objects.deepEquals(expected, actual);
+    }
+
+    /** {@code hashCode}, except that arrays hash by content (an identity hash of a fresh copy is not stable). */
+    static int elementHash(Object o) {
+        return o.getClass().isArray() ? Arrays.deepHashCode(new Object[] {o}) - 31 : o.hashCode();
     }
 
     void checkOpen() {

@@ -1,7 +1,9 @@
 package io.starshard;
 
 import java.util.AbstractCollection;
+import java.util.Collection;
 import java.util.Iterator;
+import java.util.Objects;
 
 /** {@link ShardedHashMap#values()}: a live view; removal writes through, adding is not supported. */
 final class ValuesView<K, V> extends AbstractCollection<V> {
@@ -26,9 +28,47 @@ final class ValuesView<K, V> extends AbstractCollection<V> {
         return map.isEmpty();
     }
 
+    /** Compares by {@code equals}, arrays by content (see {@link ShardedHashMap#containsValue}). */
     @Override
     public boolean contains(Object o) {
         return map.containsValue(o);
+    }
+
+    /**
+     * Removes one entry whose value matches {@code o} (arrays by content); false for null, as
+     * {@code ConcurrentHashMap}'s values view answers.
+     */
+    @Override
+    public boolean remove(Object o) {
+        if (o == null) {
+            map.checkUsable();
+            return false;
+        }
+        for (Iterator<V> it = iterator(); it.hasNext();) {
+            if (ShardedHashMap.valueEquals(o, it.next())) {
+                it.remove();
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Iterates this view (never the argument) and removes what {@code c} contains, as
+     * {@code ConcurrentHashMap}'s views do: {@code AbstractSet}'s variant would call {@code remove} with the
+     * argument's elements, which throws for a null element.
+     */
+    @Override
+    public boolean removeAll(Collection<?> c) {
+        Objects.requireNonNull(c, "c");
+        boolean modified = false;
+        for (Iterator<?> it = iterator(); it.hasNext();) {
+            if (c.contains(it.next())) {
+                it.remove();
+                modified = true;
+            }
+        }
+        return modified;
     }
 
     @Override

@@ -22,8 +22,12 @@ public final class ThreadContext {
 
     /** This thread's registration in the shared epoch domain. */
     public final EpochDomain.Reader reader = EpochDomain.shared().reader();
-    /** A map whose shard write lock this thread holds while running user code (compute, merge), or null. */
-    public Object lockedMap;
+    /**
+     * Maps whose shard write lock this thread holds while running user code (compute, merge, retain), innermost
+     * last. A stack, not one field: a function of map A may use map B, whose function must still not use A.
+     */
+    private Object[] lockedMaps = new Object[2];
+    private int lockedDepth;
     /** Whether this thread's last {@code ShardedHashMap.set} added a key (rather than replacing a value). */
     public boolean lastWriteAdded;
 
@@ -40,6 +44,39 @@ public final class ThreadContext {
      */
     public static ThreadContext current() {
         return CURRENT.get();
+    }
+
+    /**
+     * Records that this thread runs user code while holding a shard lock of {@code map}; pair with
+     * {@link #exitLocked()} in {@code finally}.
+     *
+     * @param map the map whose lock is held
+     */
+    public void enterLocked(Object map) {
+        if (lockedDepth == lockedMaps.length) {
+            lockedMaps = Arrays.copyOf(lockedMaps, lockedDepth * 2);
+        }
+        lockedMaps[lockedDepth++] = map;
+    }
+
+    /** Undoes the matching {@link #enterLocked(Object)}. */
+    public void exitLocked() {
+        lockedMaps[--lockedDepth] = null;
+    }
+
+    /**
+     * Whether this thread is running user code under a shard lock of {@code map} (at any nesting depth).
+     *
+     * @param map the map
+     * @return true if a use of {@code map} now could deadlock
+     */
+    public boolean holdsLockOf(Object map) {
+        for (int i = 0; i < lockedDepth; i++) {
+            if (lockedMaps[i] == map) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**
