@@ -1285,7 +1285,7 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
     public int retain(BiPredicate<? super K, ? super V> keep) {
         requireNonNull(keep, "keep");
         final ThreadContext ctx = context();
-        checkOpen();
+        checkOpen();   // also when no shard exists yet
         int removed = 0;
         for (int i = 0; i < shardCount; i++) {
             final Shard shard = shardAt(i);
@@ -1654,13 +1654,17 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
     }
 
     /**
-     * Off-heap memory held by the map.
+     * Off-heap memory held by the map. Unlike the other methods it also answers after {@link #close()}, so a
+     * caller can check that every byte came back: then {@code usedBytes} is 0 and there are no entries (while a
+     * {@code close()} is still running, it may show the memory not yet freed).
      *
      * @return memory statistics
      */
     public MemoryStats memoryStats() {
         context();
-        checkOpen();
+        if (closed) {
+            return new MemoryStats(memory.usedBytes(), memory.budgetBytes(), memory.peakBytes(), 0, 0, 0, 0);
+        }
         long tableBytes = 0;
         long arenaBytes = 0;
         long liveEntryBytes = 0;
@@ -1724,8 +1728,9 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
 
     /**
      * Frees all off-heap memory. Idempotent. Operations racing with close either complete before it or throw
-     * {@code IllegalStateException("map is closed")}; none can touch freed memory. On return the memory
-     * accounting of this map is zero (except for a shard being created concurrently, which frees itself).
+     * {@code IllegalStateException("map is closed")}; none can touch freed memory. On return (of every call, also
+     * when two threads close at once) the memory accounting of this map is zero, except for a shard being created
+     * concurrently, which frees itself before the call creating it returns.
      *
      * @throws IllegalStateException if called from a compute function of this map
      */
@@ -1734,17 +1739,21 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
         if (ThreadContext.current().holdsLockOf(this)) {
             throw new IllegalStateException("close() called from a function running under this map's lock");
         }
-        if (!CLOSED.compareAndSet(this, false, true)) {
-            return;
-        }
-        for (int i = 0; i < shardCount; i++) {
-            final Shard shard = shardAt(i);
-            if (shard != null) {
-                releaseShard(shard);
+        // A concurrent second close() waits here until the first has freed everything: on return of every
+        // close() the memory is freed, not only on return of the one that won the flag.
+        synchronized (shards) {
+            if (!CLOSED.compareAndSet(this, false, true)) {
+                return;
             }
+            for (int i = 0; i < shardCount; i++) {
+                final Shard shard = shardAt(i);
+                if (shard != null) {
+                    releaseShard(shard);
+                }
+            }
+            // Optimistic readers that entered before `closed` was set may still be reading; wait for them.
+            epochs.synchronize();
         }
-        // Optimistic readers that entered before `closed` was set may still be reading; wait for them.
-        epochs.synchronize();
     }
 
     private static void releaseShard(Shard shard) {
@@ -1785,6 +1794,9 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
         if (closed) {
             // close() may have scanned this index before our CAS: release ourselves (idempotent if it did not).
             releaseShard(fresh);
+            // ... and free it before the caller's call returns (with "map is closed"): close() did not wait for
+            // this memory, and retire() alone frees it only if no reader of any map is in a section right now.
+            epochs.synchronize();
         }
         return fresh;
     }

@@ -503,6 +503,8 @@ class BadInputTest {
         map.close();                              // idempotent
         assertTrue(map.isClosed());
         assertEquals("ShardedHashMap{closed}", map.toString());
+        assertEquals(0, map.memoryStats().usedBytes(), "memoryStats answers after close: every byte came back");
+        assertEquals(0, map.memoryStats().entries());
 
         final Map<String, Executable> calls = new LinkedHashMap<>();
         calls.put("get", () -> map.get(1L));
@@ -551,7 +553,6 @@ class BadInputTest {
         calls.put("initializedShards", map::initializedShards);
         calls.put("shardStats", map::shardStats);
         calls.put("perShardLoad", map::perShardLoad);
-        calls.put("memoryStats", map::memoryStats);
         calls.put("getLong", () -> map.getLong(unallocated, -1));
         calls.put("getLong allocated", () -> map.getLong(1, -1));
         calls.put("containsLong", () -> map.containsLong(unallocated));
