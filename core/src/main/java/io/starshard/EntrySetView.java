@@ -4,7 +4,6 @@ import java.util.AbstractSet;
 import java.util.Collection;
 import java.util.Iterator;
 import java.util.Map;
-import java.util.Objects;
 
 /** {@link ShardedHashMap#entrySet()}: a live view; removal and {@code setValue} write through. */
 final class EntrySetView<K, V> extends AbstractSet<Map.Entry<K, V>> {
@@ -48,22 +47,10 @@ final class EntrySetView<K, V> extends AbstractSet<Map.Entry<K, V>> {
         return map.remove(e.getKey(), e.getValue());
     }
 
-    /**
-     * Iterates this view (never the argument) and removes what {@code c} contains, as
-     * {@code ConcurrentHashMap}'s views do: {@code AbstractSet}'s variant would call {@code remove} with the
-     * argument's elements, which throws for a null element.
-     */
+    /** Iterates this view, never the argument: see {@link ViewSupport#removeAllIterating}. */
     @Override
     public boolean removeAll(Collection<?> c) {
-        Objects.requireNonNull(c, "c");
-        boolean modified = false;
-        for (Iterator<?> it = iterator(); it.hasNext();) {
-            if (c.contains(it.next())) {
-                it.remove();
-                modified = true;
-            }
-        }
-        return modified;
+        return ViewSupport.removeAllIterating(iterator(), c);
     }
 
     @Override

@@ -3,7 +3,6 @@ package io.starshard;
 import java.util.AbstractCollection;
 import java.util.Collection;
 import java.util.Iterator;
-import java.util.Objects;
 
 /** {@link ShardedHashMap#values()}: a live view; removal writes through, adding is not supported. */
 final class ValuesView<K, V> extends AbstractCollection<V> {
@@ -53,22 +52,10 @@ final class ValuesView<K, V> extends AbstractCollection<V> {
         return false;
     }
 
-    /**
-     * Iterates this view (never the argument) and removes what {@code c} contains, as
-     * {@code ConcurrentHashMap}'s views do: {@code AbstractSet}'s variant would call {@code remove} with the
-     * argument's elements, which throws for a null element.
-     */
+    /** Iterates this view, never the argument: see {@link ViewSupport#removeAllIterating}. */
     @Override
     public boolean removeAll(Collection<?> c) {
-        Objects.requireNonNull(c, "c");
-        boolean modified = false;
-        for (Iterator<?> it = iterator(); it.hasNext();) {
-            if (c.contains(it.next())) {
-                it.remove();
-                modified = true;
-            }
-        }
-        return modified;
+        return ViewSupport.removeAllIterating(iterator(), c);
     }
 
     @Override
