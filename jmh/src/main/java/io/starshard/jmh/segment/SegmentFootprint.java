@@ -110,8 +110,10 @@ public final class SegmentFootprint {
         final List<Row> rows = new ArrayList<>();
         for (int n : sizes) {
             System.out.printf(Locale.ROOT, "measuring N = %,d ...%n", n);
-            rows.add(new Row("long -> long", n, 16, longSegment(n), heapBytesPerEntry(n, SegmentFootprint::longHashMap),
-                heapBytesPerEntry(n, SegmentFootprint::long2LongMap)));
+            rows.add(new Row("long -> long", n, 16, longSegment(n, false),
+                heapBytesPerEntry(n, SegmentFootprint::longHashMap), heapBytesPerEntry(n, SegmentFootprint::long2LongMap)));
+            // What a map built with expectedEntries(n) holds: one table near 7/8 load, no growth (segment only).
+            rows.add(new Row("long -> long, presized", n, 16, longSegment(n, true), Double.NaN, Double.NaN));
             rows.add(new Row("byte[16] -> byte[100]", n, KEY_BYTES + VALUE_BYTES, bytesSegment(n),
                 heapBytesPerEntry(n, SegmentFootprint::bytesHashMap), Double.NaN));
         }
@@ -125,7 +127,8 @@ public final class SegmentFootprint {
     private static void warmUp() {
         quiet = true;
         for (int round = 0; round < 3; round++) {
-            longSegment(20_000);
+            longSegment(20_000, false);
+            longSegment(20_000, true);
             bytesSegment(20_000);
             longHashMap(20_000);
             long2LongMap(20_000);
@@ -156,15 +159,16 @@ public final class SegmentFootprint {
 
     // ======================================================================================= off-heap segments
 
-    /** Inline {@code long -> long} segment, filled with {@code putLong}. */
-    private static OffHeap longSegment(int n) {
+    /** Inline {@code long -> long} segment, filled with {@code putLong}; grown from empty or presized for n. */
+    private static OffHeap longSegment(int n, boolean presized) {
         final KeyHasher hasher = new KeyHasher(HASH_SEED);
         final OffHeapMemory memory = OffHeapMemory.unlimited();
         final EpochDomain epochs = new EpochDomain();
         final SplittableRandom keys = new SplittableRandom(LongWorkload.KEY_SEED);
         final SplittableRandom values = new SplittableRandom(LongWorkload.VALUE_SEED);
         final long heapBefore = settledHeapBytes();
-        final Segment segment = new Segment(SegmentSpec.inline(8, 8, hasher), memory, epochs);
+        final SegmentSpec spec = SegmentSpec.inline(8, 8, hasher);
+        final Segment segment = new Segment(presized ? spec.withInitialEntries(n) : spec, memory, epochs);
         for (int i = 0; i < n; i++) {
             segment.putLong(hasher.hashFixed(keys.nextLong()), values.nextLong() >>> 1);
         }
@@ -330,19 +334,23 @@ public final class SegmentFootprint {
             Runtime.getRuntime().maxMemory() >> 20, gcs, oops);
     }
 
+    private static String orNa(double bytesPerEntry) {
+        return Double.isNaN(bytesPerEntry) ? "n/a" : String.format(Locale.ROOT, "%.1f", bytesPerEntry);
+    }
+
     private static void print(List<Row> rows) {
         System.out.println();
         System.out.println("Bytes per entry (off-heap for the segment, heap for the others; every map grown from its"
-            + " default capacity). The segment's own heap objects are a constant, shown in total in the last column"
+            + " default capacity unless marked presized). The segment's own heap objects are a constant, shown in total in the last column"
             + " (a used-heap delta: a few KB either way is noise).");
         System.out.println();
         System.out.println("| workload | entries | payload B/entry | segment off-heap bytes | segment off-heap B/entry"
             + " | HashMap heap B/entry | Long2LongHashMap heap B/entry | segment heap bytes (total) |");
         System.out.println("|---|---:|---:|---:|---:|---:|---:|---:|");
         for (Row r : rows) {
-            System.out.printf(Locale.ROOT, "| %s | %,d | %d | %,d | %.1f | %.1f | %s | %,d |%n", r.workload, r.n,
-                r.payloadBytes, r.segment.usedBytes, r.segment.usedBytes / (double) r.n, r.hashMap,
-                Double.isNaN(r.long2Long) ? "n/a" : String.format(Locale.ROOT, "%.1f", r.long2Long),
+            System.out.printf(Locale.ROOT, "| %s | %,d | %d | %,d | %.1f | %s | %s | %,d |%n", r.workload, r.n,
+                r.payloadBytes, r.segment.usedBytes, r.segment.usedBytes / (double) r.n, orNa(r.hashMap),
+                orNa(r.long2Long),
                 r.segment.heapBytes);
         }
         System.out.println();
