@@ -847,12 +847,12 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
         final Frame f = ctx.push();
         try {
             final int keyLength = encodeLookupKey(k, f);
-            final Shard shard = keyLength < 0 ? null : shardForRead(hashOf(f.key, keyLength));
+            final long hash = keyLength < 0 ? 0 : hashOf(f.key, keyLength);
+            final Shard shard = keyLength < 0 ? null : shardForRead(hash);
             if (shard == null) {
                 checkOpen();
                 return null;
             }
-            final long hash = hashOf(f.key, keyLength);
             final int previousLength;
             final long stamp = shard.writeLock();
             try {
@@ -893,12 +893,12 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
         final Frame f = ctx.push();
         try {
             final int keyLength = encodeLookupKey(k, f);
-            final Shard shard = keyLength < 0 ? null : shardForRead(hashOf(f.key, keyLength));
+            final long hash = keyLength < 0 ? 0 : hashOf(f.key, keyLength);
+            final Shard shard = keyLength < 0 ? null : shardForRead(hash);
             if (shard == null) {
                 checkOpen();
                 return false;
             }
-            final long hash = hashOf(f.key, keyLength);
             final long stamp = shard.writeLock();
             try {
                 checkOpen();
@@ -1251,12 +1251,12 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
         final Frame f = ctx.push();
         try {
             final int keyLength = encodeLookupKey(key, f);
-            final Shard shard = keyLength < 0 ? null : shardForRead(hashOf(f.key, keyLength));
+            final long hash = keyLength < 0 ? 0 : hashOf(f.key, keyLength);
+            final Shard shard = keyLength < 0 ? null : shardForRead(hash);
             if (shard == null) {
                 checkOpen();
                 return false;
             }
-            final long hash = hashOf(f.key, keyLength);
             final long stamp = shard.writeLock();
             try {
                 checkOpen();
