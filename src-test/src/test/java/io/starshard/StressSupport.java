@@ -35,7 +35,7 @@ final class StressSupport {
         if (!STRESS) {
             return defaultMillis;
         }
-        final long seconds = Long.getLong("starshard.concurrency.seconds", 60);
+        final long seconds = Long.getLong("starshard.concurrency.seconds", 180);   // -Pstress: minutes, not seconds
         return Math.max(defaultMillis, seconds * 1000 / phases);
     }
 
