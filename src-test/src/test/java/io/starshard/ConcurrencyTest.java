@@ -32,7 +32,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * <p>Each scenario runs with 1 shard (every thread on one lock and one table: maximum contention, and every
  * growth retires the table all readers use) and with 64 shards. Maps start with the smallest tables, so growth
  * happens during the run. Default: about a third of a second per scenario (the free race: 0.5 s and 2 s), about
- * 7 s in all; {@code -Pstress} shares {@code starshard.concurrency.seconds} (default 60) between the scenarios.
+ * 7 s in all; {@code -Pstress} shares {@code starshard.concurrency.seconds} (default 180) between the scenarios.
  */
 class ConcurrencyTest {
     /** Timed scenarios in this class (4 counter runs, 2 insert races, 6 torn-read runs): share the stress time. */
