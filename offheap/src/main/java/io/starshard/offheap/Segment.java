@@ -103,16 +103,38 @@ public final class Segment implements AutoCloseable {
         if (!inline) {
             return probeAndCopy(t, hash, key, keyOffset, keyLength, valueOut, outOffset);
         }
-        final int slot = probe(t, hash, key, keyOffset, keyLength);
-        if (slot < 0) {
-            return slot;
-        }
         if (outOffset + valueWidth > valueOut.capacity()) {
-            valueOut.checkLimit(outOffset + valueWidth);
+            valueOut.checkLimit(outOffset + valueWidth);   // grows an expandable buffer, even for a miss
         }
-        // Slot bytes of the table t itself: in bounds whatever a writer does (t stays mapped, see EpochDomain).
-        MemoryAccess.copyToBuffer(t.slotAddress(slot) + 8, valueOut, outOffset, valueWidth);
-        return valueWidth;
+        return probeInlineAndCopy(t, hash, valueOut, outOffset);
+    }
+
+    /**
+     * The inline probe of {@link #get}: copies the value from inside the match loop, right after the hash
+     * compare (see {@link #probeLong} for why). The output has room for {@code valueWidth} bytes; slot bytes of
+     * {@code t} itself are in bounds whatever a writer does ({@code t} stays mapped, see {@link EpochDomain}).
+     *
+     * @return the value width or {@link #NOT_FOUND}
+     */
+    private int probeInlineAndCopy(Table t, long hash, MutableDirectBuffer valueOut, int outOffset) {
+        final int groups = t.groups;
+        final long tagPattern = ControlBytes.broadcast(ControlBytes.tag(hash));
+        int group = ControlBytes.homeGroup(hash, groups);
+        for (int probed = 0; probed < groups; probed++) {
+            final long word = MemoryAccess.getLong(t.controlWordAddress(group));
+            for (long m = ControlBytes.matchTag(word, tagPattern); m != 0; m &= m - 1) {
+                final long slotAddress = t.slotAddress((group << 3) + ControlBytes.lowestIndex(m));
+                if (MemoryAccess.getLong(slotAddress) == hash) {
+                    MemoryAccess.copyToBuffer(slotAddress + 8, valueOut, outOffset, valueWidth);
+                    return valueWidth;
+                }
+            }
+            if (ControlBytes.matchEmpty(word) != 0) {
+                return NOT_FOUND;
+            }
+            group = group + 1 == groups ? 0 : group + 1;
+        }
+        return NOT_FOUND;
     }
 
     /**
@@ -129,13 +151,37 @@ public final class Segment implements AutoCloseable {
             throw notPrimitive();
         }
         final Table t = readableTable();
-        final int slot = probe(t, hash, null, 0, 0);
-        if (slot < 0) {
-            return missingValue;
-        }
         // A key-only slot (value width 0) is just [hash : 8]: reading a value long there would run 8 bytes past
         // the slot, and past the table for the last slot.
-        return valueWidth == 0 ? 0L : MemoryAccess.getLongLE(t.slotAddress(slot) + 8);
+        return valueWidth == 0 ? (probe(t, hash, null, 0, 0) >= 0 ? 0L : missingValue)
+            : probeLong(t, hash, missingValue);
+    }
+
+    /**
+     * The probe of {@link #getLong}: {@link #probe} for inline slots, returning the value from inside the match
+     * loop. Measured (ProbeFloor experiment, 10M entries, out of cache): loading the value right after the
+     * matching hash compare, at the same address, is ~15-25 ns per lookup faster than returning the slot index
+     * and loading from a recomputed address; in cache the two are equal. Reads only control words and slots of
+     * {@code t}, at indices derived from {@code t}'s own size.
+     */
+    private long probeLong(Table t, long hash, long missingValue) {
+        final int groups = t.groups;
+        final long tagPattern = ControlBytes.broadcast(ControlBytes.tag(hash));
+        int group = ControlBytes.homeGroup(hash, groups);
+        for (int probed = 0; probed < groups; probed++) {
+            final long word = MemoryAccess.getLong(t.controlWordAddress(group));
+            for (long m = ControlBytes.matchTag(word, tagPattern); m != 0; m &= m - 1) {
+                final long slotAddress = t.slotAddress((group << 3) + ControlBytes.lowestIndex(m));
+                if (MemoryAccess.getLong(slotAddress) == hash) {
+                    return MemoryAccess.getLongLE(slotAddress + 8);   // inline: equal hash is equal key
+                }
+            }
+            if (ControlBytes.matchEmpty(word) != 0) {
+                return missingValue;
+            }
+            group = group + 1 == groups ? 0 : group + 1;
+        }
+        return missingValue;
     }
 
     /**
