@@ -162,7 +162,8 @@ public final class Segment implements AutoCloseable {
      * loop. Why a copy of the loop: loading the value right after the matching hash compare, from the same
      * address, measured 91 instead of 117 ns per get at 10M entries ({@code SegmentBenchmark}, 3 forks each) and
      * 7.4 instead of 7.9 ns at 1K, against returning the slot index and loading from a recomputed address. Reads
-     * only control words and slots of {@code t}, at indices derived from {@code t}'s own size.
+     * only control words and slots of {@code t}, at indices derived from {@code t}'s own size. Slots are 16 bytes
+     * here: {@link #getLong} only calls it for inline values of 1..8 bytes ({@link SegmentSpec#slotSize}).
      */
     private long probeLong(Table t, long hash, long missingValue) {
         final int groups = t.groups;
@@ -171,7 +172,7 @@ public final class Segment implements AutoCloseable {
         for (int probed = 0; probed < groups; probed++) {
             final long word = MemoryAccess.getLong(t.controlWordAddress(group));
             for (long m = ControlBytes.matchTag(word, tagPattern); m != 0; m &= m - 1) {
-                final long slotAddress = t.slotAddress((group << 3) + ControlBytes.lowestIndex(m));
+                final long slotAddress = t.slot16Address((group << 3) + ControlBytes.lowestIndex(m));
                 if (MemoryAccess.getLong(slotAddress) == hash) {
                     return MemoryAccess.getLongLE(slotAddress + 8);   // inline: equal hash is equal key
                 }
@@ -242,6 +243,8 @@ public final class Segment implements AutoCloseable {
      * The indirect probe of {@link #get}: finds the entry and copies its value in one checked step
      * ({@link EntryArena#readIfKey}), so the slot's reference and the entry's header are each read once.
      *
+     * Indirect slots are always 16 bytes, hence {@link Table#slot16Address}.
+     *
      * @return the value length, {@link #NOT_FOUND} or {@link #RETRY}
      */
     private int probeAndCopy(Table t, long hash, DirectBuffer key, int keyOffset, int keyLength,
@@ -252,7 +255,7 @@ public final class Segment implements AutoCloseable {
         for (int probed = 0; probed < groups; probed++) {
             final long word = MemoryAccess.getLong(t.controlWordAddress(group));
             for (long m = ControlBytes.matchTag(word, tagPattern); m != 0; m &= m - 1) {
-                final long slotAddress = t.slotAddress((group << 3) + ControlBytes.lowestIndex(m));
+                final long slotAddress = t.slot16Address((group << 3) + ControlBytes.lowestIndex(m));
                 if (MemoryAccess.getLong(slotAddress) != hash) {
                     continue;
                 }
