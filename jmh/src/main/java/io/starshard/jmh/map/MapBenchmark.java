@@ -62,7 +62,7 @@ public class MapBenchmark {
     @State(Scope.Benchmark)
     public static class LongState {
         /** Implementation under test. */
-        @Param({"STARSHARD", "CHM", "CHRONICLE", "OHC", "CAFFEINE"})
+        @Param({"STARSHARD", "CHM", "CHM_DISTINCT_BOXES", "CHRONICLE", "OHC", "CAFFEINE"})
         public MapImpl impl;
 
         /** Entries loaded before measuring. */
