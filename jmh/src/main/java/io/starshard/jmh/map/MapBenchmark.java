@@ -194,6 +194,18 @@ public class MapBenchmark {
     }
 
     /**
+     * 100% get, {@code String(16) -> byte[100]}: the read path alone, to compare with the 90/10 mix.
+     *
+     * @param state  the shared map
+     * @param cursor this thread's position
+     * @return the value read
+     */
+    @Benchmark
+    public byte[] bytesGet(BytesState state, Cursor cursor) {
+        return state.map.get(state.order[cursor.next(state.entries)], cursor.reuse);
+    }
+
+    /**
      * 90% get / 10% put, {@code String(16) -> byte[100]}.
      *
      * @param state  the shared map
