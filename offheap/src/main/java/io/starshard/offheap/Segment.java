@@ -103,38 +103,16 @@ public final class Segment implements AutoCloseable {
         if (!inline) {
             return probeAndCopy(t, hash, key, keyOffset, keyLength, valueOut, outOffset);
         }
+        final int slot = probe(t, hash, key, keyOffset, keyLength);
+        if (slot < 0) {
+            return slot;
+        }
         if (outOffset + valueWidth > valueOut.capacity()) {
-            valueOut.checkLimit(outOffset + valueWidth);   // grows an expandable buffer, even for a miss
+            valueOut.checkLimit(outOffset + valueWidth);
         }
-        return probeInlineAndCopy(t, hash, valueOut, outOffset);
-    }
-
-    /**
-     * The inline probe of {@link #get}: copies the value from inside the match loop, right after the hash
-     * compare (see {@link #probeLong} for why). The output has room for {@code valueWidth} bytes; slot bytes of
-     * {@code t} itself are in bounds whatever a writer does ({@code t} stays mapped, see {@link EpochDomain}).
-     *
-     * @return the value width or {@link #NOT_FOUND}
-     */
-    private int probeInlineAndCopy(Table t, long hash, MutableDirectBuffer valueOut, int outOffset) {
-        final int groups = t.groups;
-        final long tagPattern = ControlBytes.broadcast(ControlBytes.tag(hash));
-        int group = ControlBytes.homeGroup(hash, groups);
-        for (int probed = 0; probed < groups; probed++) {
-            final long word = MemoryAccess.getLong(t.controlWordAddress(group));
-            for (long m = ControlBytes.matchTag(word, tagPattern); m != 0; m &= m - 1) {
-                final long slotAddress = t.slotAddress((group << 3) + ControlBytes.lowestIndex(m));
-                if (MemoryAccess.getLong(slotAddress) == hash) {
-                    MemoryAccess.copyToBuffer(slotAddress + 8, valueOut, outOffset, valueWidth);
-                    return valueWidth;
-                }
-            }
-            if (ControlBytes.matchEmpty(word) != 0) {
-                return NOT_FOUND;
-            }
-            group = group + 1 == groups ? 0 : group + 1;
-        }
-        return NOT_FOUND;
+        // Slot bytes of the table t itself: in bounds whatever a writer does (t stays mapped, see EpochDomain).
+        MemoryAccess.copyToBuffer(t.slotAddress(slot) + 8, valueOut, outOffset, valueWidth);
+        return valueWidth;
     }
 
     /**
