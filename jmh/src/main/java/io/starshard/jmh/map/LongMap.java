@@ -37,8 +37,8 @@ abstract class LongMap implements AutoCloseable {
     static LongMap create(MapImpl impl, long[] keys) {
         switch (impl) {
             case STARSHARD: return new Starshard(keys);
-            case CHM: return new Chm(keys);
-            case CHM_DISTINCT_BOXES: return new ChmDistinctBoxes(keys);
+            case CHM: return new Chm(keys, false);
+            case CHM_DISTINCT_BOXES: return new Chm(keys, true);
             case CHRONICLE: return new Chronicle(keys);
             case OHC: return new Ohc(keys);
             case CAFFEINE: return new CaffeineCache(keys);
@@ -85,11 +85,24 @@ abstract class LongMap implements AutoCloseable {
         private final Long[] keys;
         private final ConcurrentHashMap<Long, Long> map;
 
-        Chm(long[] raw) {
+        /**
+         * Loads the map.
+         *
+         * @param raw           the keys (each is also its value)
+         * @param distinctBoxes false: the map stores each lookup key's own {@code Long} as key and as value
+         *                      ({@link MapImpl#CHM}); true: it holds its own key and value objects, boxed while
+         *                      loading so they sit next to their node, and lookups pass a third
+         *                      ({@link MapImpl#CHM_DISTINCT_BOXES}, the method of {@code SegmentBenchmark})
+         */
+        Chm(long[] raw, boolean distinctBoxes) {
             keys = box(raw);
             map = new ConcurrentHashMap<>(raw.length * 4 / 3 + 16);
-            for (Long k : keys) {
-                map.put(k, k);
+            for (int i = 0; i < raw.length; i++) {
+                if (distinctBoxes) {
+                    map.put(Long.valueOf(raw[i]), Long.valueOf(raw[i]));
+                } else {
+                    map.put(keys[i], keys[i]);
+                }
             }
         }
 
@@ -229,46 +242,6 @@ abstract class LongMap implements AutoCloseable {
         @Override
         public void close() {
             cache.invalidateAll();
-        }
-    }
-
-    /**
-     * {@code ConcurrentHashMap<Long, Long>} with distinct boxes: the map holds its own key and value objects
-     * (boxed while loading, so they sit next to their node, as in a map filled by an application) and lookups
-     * use a separate array of boxed keys, as a caller's own {@code Long} would be. The same methodology as
-     * {@code SegmentBenchmark}'s {@code HashMap}.
-     */
-    static final class ChmDistinctBoxes extends LongMap {
-        private final Long[] lookupKeys;
-        private final ConcurrentHashMap<Long, Long> map;
-
-        ChmDistinctBoxes(long[] raw) {
-            map = new ConcurrentHashMap<>(raw.length * 4 / 3 + 16);
-            for (long k : raw) {
-                map.put(Long.valueOf(k), Long.valueOf(k));   // two objects: key and value
-            }
-            lookupKeys = box(raw);                             // a third: the caller's key
-        }
-
-        @Override
-        long get(int index) {
-            final Long v = map.get(lookupKeys[index]);
-            return v == null ? MISSING : v;
-        }
-
-        @Override
-        void put(int index, long value) {
-            map.put(lookupKeys[index], value);
-        }
-
-        @Override
-        long offHeapBytes() {
-            return 0;
-        }
-
-        @Override
-        public void close() {
-            map.clear();
         }
     }
 
