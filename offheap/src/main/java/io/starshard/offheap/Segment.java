@@ -220,7 +220,6 @@ public final class Segment implements AutoCloseable {
     /**
      * The indirect probe of {@link #get}: finds the entry and copies its value in one checked step
      * ({@link EntryArena#readIfKey}), so the slot's reference and the entry's header are each read once.
-     *
      * Indirect slots are always 16 bytes, hence {@link Table#slot16Address}.
      *
      * @return the value length, {@link #NOT_FOUND} or {@link #RETRY}

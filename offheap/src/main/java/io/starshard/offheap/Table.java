@@ -70,6 +70,9 @@ final class Table {
      * the control-word match and the slot load on the lookup's critical path.
      */
     long slot16Address(int slot) {
+        if (Checks.ENABLED && slotSize != 16) {
+            throw new IllegalStateException("slot16Address on a table of " + slotSize + "-byte slots");
+        }
         return slotsAddress + ((long) slot << 4);
     }
 
