@@ -15,7 +15,7 @@ import org.agrona.MutableDirectBuffer;
  *   <li><b>Probing.</b> The home group comes from hash bits 7..31 by multiply-shift, so the group count need
  *       not be a power of two; groups are probed linearly. A probe stops at the first group with an EMPTY
  *       byte, or after visiting every group.</li>
- *   <li><b>Growth.</b> When FULL plus DELETED slots would pass 7/8 of the capacity, the table is rebuilt from
+ *   <li><b>Growth.</b> When FULL plus DELETED slots would pass 3/4 of the capacity ({@link Table#MAX_FILL_PER_GROUP}), the table is rebuilt from
  *       the stored hashes (no key is rehashed or decoded): at twice the size if live entries fill more than
  *       half of the limit, otherwise at the same size, which drops the tombstones. The old table is retired
  *       to the {@link EpochDomain}.</li>

@@ -23,8 +23,8 @@ public final class SegmentSpec {
     public static final int MAX_ENTRY_BYTES_LIMIT = 1 << 30;
     /** Largest key of an indirect entry: the header keeps 24 bits for the key length. */
     public static final int MAX_KEY_BYTES = (1 << 24) - 1;
-    /** Starting capacity when none is given: one group, enough for 7 entries (shards start small and lazy). */
-    public static final int DEFAULT_INITIAL_ENTRIES = 7;
+    /** Starting capacity when none is given: one group, enough for 6 entries (shards start small and lazy). */
+    public static final int DEFAULT_INITIAL_ENTRIES = Table.MAX_FILL_PER_GROUP;
 
     private final boolean inline;
     private final int keyWidth;

@@ -28,7 +28,17 @@ final class Table {
     final long slotsAddress;
     final int slotSize;
     final long bytes;
-    /** Most slots that may be FULL or DELETED before the table must grow or be cleaned: 7/8 of capacity. */
+    /**
+     * Slots per group of eight that may be FULL or DELETED before the table must grow or be cleaned: a maximum
+     * load of 3/4. Why not SwissTable's 7/8: at 7/8 about 12 % of the keys do not fit in their home group (6 %
+     * at 3/4, by simulation), and each of them costs a lookup a mispredicted branch and a second control word.
+     * With the {@code getLong} fast path, 3/4 measured 5.4 instead of 5.8 ns per get in cache
+     * ({@code SegmentBenchmark}, 1K entries, 5 forks); a presized {@code long -> long} table then takes 22.7
+     * instead of 19.4 bytes per entry, inside the 24 of its budget.
+     */
+    static final int MAX_FILL_PER_GROUP = 6;
+
+    /** Most slots that may be FULL or DELETED before the table must grow or be cleaned: 3/4 of capacity. */
     final int maxFill;
 
     private Table(long address, int groups, int slotSize) {
@@ -38,7 +48,7 @@ final class Table {
         this.slotsAddress = address + capacity;
         this.slotSize = slotSize;
         this.bytes = bytesFor(groups, slotSize);
-        this.maxFill = groups * 7;
+        this.maxFill = groups * MAX_FILL_PER_GROUP;
     }
 
     static long bytesFor(int groups, int slotSize) {
@@ -86,7 +96,7 @@ final class Table {
 
     /** Groups needed to hold {@code entries} below the maximum fill. */
     static int groupsFor(long entries) {
-        long groups = (entries + 6) / 7;
+        long groups = (entries + MAX_FILL_PER_GROUP - 1) / MAX_FILL_PER_GROUP;
         return (int) Math.max(1, Math.min(ControlBytes.MAX_GROUPS, groups));
     }
 }

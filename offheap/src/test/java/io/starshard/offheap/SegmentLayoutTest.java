@@ -48,16 +48,19 @@ class SegmentLayoutTest {
 
     @Test
     void tombstonesAreCleanedByASameSizeRebuild() {
-        try (Segment s = new Segment(SegmentSpec.indirect(16).withInitialEntries(56), memory, epochs)) {
-            assertEquals(64, s.capacity());                    // 8 groups, fill limit 56
-            for (int k = 0; k < 55; k++) {                     // groups 0..5 full, 7 in group 6
+        final int limit = 8 * Table.MAX_FILL_PER_GROUP;            // fill limit of a table of 8 groups
+        final int fullGroups = (limit - 1) / 8;                    // limit - 1 keys: these groups full, 7 in the next
+        final int removed = fullGroups * 8;
+        try (Segment s = new Segment(SegmentSpec.indirect(16).withInitialEntries(limit), memory, epochs)) {
+            assertEquals(64, s.capacity());
+            for (int k = 0; k < limit - 1; k++) {
                 assertTrue(put(s, k, false));
             }
-            for (int k = 0; k < 48; k++) {                     // empty groups 0..5: no EMPTY byte there -> tombstones
+            for (int k = 0; k < removed; k++) {                // empty the full groups: no EMPTY byte -> tombstones
                 assertTrue(remove(s, k, false));
             }
-            assertEquals(48, s.stats().tombstones());
-            assertTrue(put(s, 1000, true));                    // into group 7's EMPTY: 7 + 1 + 48 = 56 = limit
+            assertEquals(removed, s.stats().tombstones());
+            assertTrue(put(s, 1000, true));                    // into group 7's EMPTY: 7 + 1 + removed = limit
             assertEquals(0, s.stats().rebuilds());
             assertTrue(put(s, 1001, true));                    // would pass the limit: rebuild, same size
             SegmentStats stats = s.stats();
@@ -65,8 +68,8 @@ class SegmentLayoutTest {
             assertEquals(0, stats.growths());
             assertEquals(64, stats.capacity());
             assertEquals(0, stats.tombstones());
-            assertEquals(9, s.size());
-            for (int k = 48; k < 55; k++) {
+            assertEquals(limit - 1 - removed + 2, s.size());
+            for (int k = removed; k < limit - 1; k++) {
                 assertEquals(~k, get(s, k, false));
             }
             assertEquals(~1000, get(s, 1000, true));
@@ -78,7 +81,7 @@ class SegmentLayoutTest {
 
     @Test
     void aRemovalInAGroupWithAnEmptyByteLeavesNoTombstone() {
-        try (Segment s = new Segment(SegmentSpec.indirect(16).withInitialEntries(56), memory, epochs)) {
+        try (Segment s = new Segment(SegmentSpec.indirect(16).withInitialEntries(48), memory, epochs)) {
             for (int k = 0; k < 12; k++) {                     // group 0 full, 4 in group 1
                 put(s, k, false);
             }
@@ -95,19 +98,43 @@ class SegmentLayoutTest {
     }
 
     @Test
-    void aProbeOfAFullWrappedTableEnds() {
-        // One group, 7 entries whose home is the last group: a lookup of an absent key wraps and stops.
+    void aProbeOfAOneGroupTableEnds() {
+        // One group at its fill limit, every entry homed in it: a lookup of an absent key wraps to itself and stops.
+        final int limit = Table.MAX_FILL_PER_GROUP;
         try (Segment s = new Segment(SegmentSpec.indirect(16).withInitialEntries(0), memory, epochs)) {
-            for (int k = 0; k < 7; k++) {
-                put(s, k, true);
+            for (int k = 0; k < limit; k++) {
+                assertTrue(put(s, k, true));
             }
             assertEquals(8, s.capacity());
             assertEquals(Segment.NOT_FOUND, get(s, 99, true));
             assertEquals(Segment.NOT_FOUND, get(s, 99, false));
-            put(s, 7, true);                                   // the 8th grows the table
+            put(s, limit, true);                               // one more grows the table
             assertEquals(1, s.stats().growths());
-            for (int k = 0; k < 8; k++) {
+            for (int k = 0; k <= limit; k++) {
                 assertEquals(~k, get(s, k, true));
+            }
+        }
+    }
+
+    @Test
+    void aProbeThatWrapsPastTheLastGroupFindsAndEnds() {
+        // Two groups, every key homed in the last one: it fills, and the rest wraps around into group 0.
+        final int limit = 2 * Table.MAX_FILL_PER_GROUP;
+        try (Segment s = new Segment(SegmentSpec.indirect(16).withInitialEntries(limit), memory, epochs)) {
+            assertEquals(16, s.capacity());
+            for (int k = 0; k < limit; k++) {
+                assertTrue(put(s, k, true));
+            }
+            assertEquals(16, s.capacity());
+            for (int k = 0; k < limit; k++) {                  // the last 4 sit in group 0, past the wrap
+                assertEquals(~k, get(s, k, true), "key " + k);
+            }
+            assertEquals(Segment.NOT_FOUND, get(s, 99, true)); // full last group, then group 0's EMPTY
+            assertEquals(Segment.NOT_FOUND, get(s, 99, false));
+            put(s, limit, true);
+            assertEquals(1, s.stats().growths());
+            for (int k = 0; k <= limit; k++) {
+                assertEquals(~k, get(s, k, true), "key " + k);
             }
         }
     }

@@ -155,24 +155,26 @@ class SegmentMemoryTest {
 
     @Test
     void aRefusedEntryAfterAGrownTableWasReservedFreesTheTable() {
-        // The 8th insert needs a table of 2 groups (fits the budget) and a dedicated chunk (does not).
+        // The insert past one group's fill limit needs a table of 2 groups (fits the budget) and a dedicated
+        // chunk (does not).
+        final int limit = Table.MAX_FILL_PER_GROUP;
         long firstTable = Table.bytesFor(1, 16);
         OffHeapMemory memory = new OffHeapMemory(firstTable + EntryArena.FIRST_CHUNK_BYTES + Table.bytesFor(2, 16)
             + 1000);
         try (Segment s = new Segment(SegmentSpec.indirect(300_000), memory, epochs)) {
-            for (int k = 0; k < 7; k++) {
+            for (int k = 0; k < limit; k++) {
                 putIndirect(s, k, 20);
             }
             assertEquals(8, s.capacity());
             String before = snapshot(s, memory);
             long peak = memory.peakBytes();
             OffHeapMemoryExhaustedException e = assertThrows(OffHeapMemoryExhaustedException.class,
-                () -> putIndirect(s, 7, 100_000));
+                () -> putIndirect(s, limit, 100_000));
             assertTrue(e.getMessage().contains("dedicated chunk"), e.getMessage());
             assertTrue(memory.peakBytes() > peak, "the grown table was reserved first");
             assertEquals(before, snapshot(s, memory), "the reserved table was freed, nothing published");
             assertEquals(8, s.capacity());
-            putIndirect(s, 7, 20);                      // the growth alone fits
+            putIndirect(s, limit, 20);                  // the growth alone fits
             assertEquals(16, s.capacity());
         }
         assertEquals(0, memory.usedBytes());

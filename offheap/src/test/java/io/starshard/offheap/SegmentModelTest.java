@@ -586,7 +586,7 @@ class SegmentModelTest {
             growths = Math.max(growths, stats.growths());
             rebuilds = Math.max(rebuilds, stats.rebuilds());
             assertEquals(0, stats.capacity() % 8);
-            assertTrue(stats.tombstones() >= 0 && stats.entries() + stats.tombstones() <= stats.capacity() / 8 * 7,
+            assertTrue(stats.tombstones() >= 0 && stats.entries() + stats.tombstones() <= stats.capacity() / 8 * Table.MAX_FILL_PER_GROUP,
                 "fill limit: " + stats);
             if (!inline) {
                 long live = 0;
