@@ -86,6 +86,19 @@ final class Table {
         return slotsAddress + ((long) slot << 4);
     }
 
+    /**
+     * {@link #slot16Address} of the slot flagged by the lowest set bit of a {@link ControlBytes#matchTag} result
+     * in {@code group}, in a form that needs one addressing mode after the trailing-zero count: the flag of byte
+     * {@code i} is bit {@code 8i + 7}, and {@code 2 * (8i + 7) = 16i + 14}.
+     */
+    long slot16AddressOfMatch(int group, long match) {
+        if (Checks.ENABLED && (slotSize != 16 || match == 0 || (match & ~0x8080_8080_8080_8080L) != 0)) {
+            throw new IllegalStateException("slot16AddressOfMatch(" + group + ", " + Long.toHexString(match)
+                + ") on a table of " + slotSize + "-byte slots");
+        }
+        return slotsAddress + ((long) group << 7) + ((long) Long.numberOfTrailingZeros(match) << 1) - 14;
+    }
+
     byte control(int slot) {
         return MemoryAccess.getByte(address + slot);
     }

@@ -6,6 +6,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 import java.nio.ByteOrder;
+import java.util.SplittableRandom;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -136,6 +137,26 @@ class SegmentLayoutTest {
             for (int k = 0; k <= limit; k++) {
                 assertEquals(~k, get(s, k, true), "key " + k);
             }
+        }
+    }
+
+    @Test
+    void theSlotAddressOfAMatchIsTheSlotOfItsLowestFlag() {
+        Table t = Table.allocate(memory, 5, 16);
+        try {
+            SplittableRandom random = new SplittableRandom(11);
+            for (int group = 0; group < t.groups; group++) {
+                for (int n = 0; n < 2000; n++) {
+                    long match = random.nextLong() & 0x8080_8080_8080_8080L;
+                    if (match == 0) {
+                        continue;
+                    }
+                    int slot = group * 8 + ControlBytes.lowestIndex(match);
+                    assertEquals(t.slot16Address(slot), t.slot16AddressOfMatch(group, match), Long.toHexString(match));
+                }
+            }
+        } finally {
+            memory.free(t.address, t.bytes);
         }
     }
 
