@@ -161,6 +161,31 @@ class SegmentLayoutTest {
     }
 
     @Test
+    void getLongFindsKeysPastFalseTagMatchesAndPastTheWrap() {
+        // Two groups; every hash has the last home group and the same tag, so each control byte of that group
+        // matches every lookup: the fast path's first candidate is wrong for all but one key, and the keys past
+        // the first 8 wrap around into group 0.
+        final int limit = 2 * Table.MAX_FILL_PER_GROUP;
+        try (Segment s = new Segment(SegmentSpec.inline(8, 8, new KeyHasher(5)).withInitialEntries(limit), memory,
+            epochs)) {
+            assertEquals(16, s.capacity());
+            for (int k = 0; k < limit; k++) {
+                assertTrue(s.putLong(sameTagLastGroup(k), 1000L + k));
+            }
+            assertEquals(16, s.capacity());
+            for (int k = 0; k < limit; k++) {
+                assertEquals(1000L + k, s.getLong(sameTagLastGroup(k), -1L), "key " + k);
+            }
+            assertEquals(-1L, s.getLong(sameTagLastGroup(limit), -1L));    // same group and tag, absent
+            assertEquals(-1L, s.getLong(sameTagLastGroup(0) ^ 1, -1L));    // other tag, absent
+        }
+    }
+
+    private static long sameTagLastGroup(int k) {
+        return ((long) (k + 1) << 32) | 0xFFFF_FF80L | 0x2A;
+    }
+
+    @Test
     void getLongOfAKeyOnlySegmentReadsNoValueBytes() {
         // Value width 0: the slot is [hash : 8] only. getLong must not read the next slot (or past the table).
         KeyHasher hasher = new KeyHasher(77);
