@@ -75,21 +75,11 @@ final class Table {
     }
 
     /**
-     * {@link #slotAddress} for a table whose slots are known to be 16 bytes (indirect slots, and inline slots
-     * with a value of 1..8 bytes): a shift instead of the multiply by {@link #slotSize}, one step less between
-     * the control-word match and the slot load on the lookup's critical path.
-     */
-    long slot16Address(int slot) {
-        if (Checks.ENABLED && slotSize != 16) {
-            throw new IllegalStateException("slot16Address on a table of " + slotSize + "-byte slots");
-        }
-        return slotsAddress + ((long) slot << 4);
-    }
-
-    /**
-     * {@link #slot16Address} of the slot flagged by the lowest set bit of a {@link ControlBytes#matchTag} result
-     * in {@code group}, in a form that needs one addressing mode after the trailing-zero count: the flag of byte
-     * {@code i} is bit {@code 8i + 7}, and {@code 2 * (8i + 7) = 16i + 14}.
+     * {@link #slotAddress} of the slot flagged by the lowest set bit of a {@link ControlBytes#matchTag} result in
+     * {@code group}, for a table whose slots are known to be 16 bytes (indirect slots, and inline slots with a
+     * value of 1..8 bytes). Why not {@code slotAddress}: no multiply by {@link #slotSize}, and a form that needs
+     * one addressing mode after the trailing-zero count, because the flag of byte {@code i} is bit {@code 8i + 7}
+     * and {@code 2 * (8i + 7) = 16i + 14}. Both shorten the step from the control-word match to the slot load.
      */
     long slot16AddressOfMatch(int group, long match) {
         if (Checks.ENABLED && (slotSize != 16 || match == 0 || (match & ~0x8080_8080_8080_8080L) != 0)) {

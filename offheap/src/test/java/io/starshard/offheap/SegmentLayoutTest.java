@@ -152,7 +152,7 @@ class SegmentLayoutTest {
                         continue;
                     }
                     int slot = group * 8 + ControlBytes.lowestIndex(match);
-                    assertEquals(t.slot16Address(slot), t.slot16AddressOfMatch(group, match), Long.toHexString(match));
+                    assertEquals(t.slotAddress(slot), t.slot16AddressOfMatch(group, match), Long.toHexString(match));
                 }
             }
         } finally {
