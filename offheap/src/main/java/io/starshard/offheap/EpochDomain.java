@@ -37,6 +37,9 @@ import java.util.concurrent.locks.LockSupport;
  * A reader pays one volatile store (a full fence on x86, roughly 5-10 ns) and one release store, both on a
  * cache line that only its own thread writes (each {@link Reader} is padded). No read-modify-write on a
  * shared line, no allocation. Sections nest (a depth counter), so a caller can hold one across several reads.
+ * Out of cache the fence itself measured 1-2 % of a 10M-entry get; the section as a whole (fence, depth
+ * counter, epoch load) measured far more, because it lengthens the path after the fence. See
+ * {@code ReadPathBenchmark} and docs/benchmarks.md before trying to make it cheaper.
  *
  * <p>Readers must never block inside a section: {@link #synchronize()} (used by {@code close}) waits for every
  * section open at its start to end. Dead threads count as idle.
@@ -312,7 +315,7 @@ public final class EpochDomain {
         public void enter() {
             if (depth++ == 0) {
                 // Volatile store = store + full fence: the announcement is visible before any later load
-                // (the table reference, the closed flag). This fence is the whole cost of the scheme.
+                // (the table reference, the closed flag). This fence is the ordering the scheme rests on.
                 ANNOUNCED.setVolatile(this, (long) EpochCounter.VALUE.getVolatile(domain.epoch));
             }
         }
