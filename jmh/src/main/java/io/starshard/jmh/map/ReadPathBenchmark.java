@@ -162,6 +162,24 @@ public class ReadPathBenchmark {
     }
 
     /**
+     * A stamped read inside a stand-in announcement; {@code fenced} is a constant at each call site, so the JIT
+     * compiles each step to its one kind of store.
+     */
+    private static long announced(Shards s, MapBenchmark.Cursor c, ThreadReader r, boolean fenced) {
+        final long epoch = (long) EPOCH_VALUE.getAcquire(EPOCH);
+        if (fenced) {
+            ANNOUNCED.setVolatile(r, epoch);
+        } else {
+            ANNOUNCED.setRelease(r, epoch);
+        }
+        try {
+            return stamped(s, s.order[c.next(s.entries)]);
+        } finally {
+            ANNOUNCED.setRelease(r, 0L);
+        }
+    }
+
+    /**
      * Step 1: the segments alone.
      *
      * @param s the shards
@@ -195,12 +213,7 @@ public class ReadPathBenchmark {
      */
     @Benchmark
     public long releaseAnnouncement(Shards s, MapBenchmark.Cursor c, ThreadReader r) {
-        ANNOUNCED.setRelease(r, (long) EPOCH_VALUE.getAcquire(EPOCH));
-        try {
-            return stamped(s, s.order[c.next(s.entries)]);
-        } finally {
-            ANNOUNCED.setRelease(r, 0L);
-        }
+        return announced(s, c, r, false);
     }
 
     /**
@@ -213,12 +226,7 @@ public class ReadPathBenchmark {
      */
     @Benchmark
     public long fencedAnnouncement(Shards s, MapBenchmark.Cursor c, ThreadReader r) {
-        ANNOUNCED.setVolatile(r, (long) EPOCH_VALUE.getAcquire(EPOCH));
-        try {
-            return stamped(s, s.order[c.next(s.entries)]);
-        } finally {
-            ANNOUNCED.setRelease(r, 0L);
-        }
+        return announced(s, c, r, true);
     }
 
     /**
