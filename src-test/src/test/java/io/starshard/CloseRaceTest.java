@@ -179,7 +179,18 @@ class CloseRaceTest {
         final long k = rnd.nextInt(KEYS);
         final int op = rnd.nextInt(16) < 15 ? rnd.nextInt(16) : 16 + rnd.nextInt(4);
         switch (op) {
-            case 0, 1, 2 -> checkMissingOr(k, map.getLong(k, -1L));
+            case 0, 1 -> checkMissingOr(k, map.getLong(k, -1L));
+            case 2 -> {
+                final long[] keys = new long[70];   // two read sections of getLongs
+                for (int i = 0; i < keys.length; i++) {
+                    keys[i] = (k + i * 31L) % KEYS;
+                }
+                final long[] values = new long[keys.length];
+                map.getLongs(keys, values, 0, keys.length, -1L);
+                for (int i = 0; i < keys.length; i++) {
+                    checkMissingOr(keys[i], values[i]);
+                }
+            }
             case 3 -> {
                 final Long v = map.get(k);
                 if (v != null) {
@@ -411,6 +422,7 @@ class CloseRaceTest {
             final Map<String, Executable> calls = new java.util.LinkedHashMap<>();
             calls.put("get", () -> longs.get(7L));
             calls.put("getLong", () -> longs.getLong(7L, -1L));
+            calls.put("getLongs", () -> longs.getLongs(new long[] {7L, 8L}, new long[2], 0, 2, -1L));
             calls.put("containsKey", () -> longs.containsKey(7L));
             calls.put("containsLong", () -> longs.containsLong(7L));
             calls.put("putLong", () -> longs.putLong(7L, 1L, -1L));

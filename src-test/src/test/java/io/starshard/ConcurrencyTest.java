@@ -1,11 +1,13 @@
 package io.starshard;
 
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.BrokenBarrierException;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicIntegerArray;
@@ -21,7 +23,9 @@ import static io.starshard.StressSupport.checkBytesValue;
 import static io.starshard.StressSupport.checkLongValue;
 import static io.starshard.StressSupport.longValue;
 import static io.starshard.StressSupport.stringKey;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -573,8 +577,8 @@ class ConcurrencyTest {
 
     /**
      * As {@link #readersNeverSeeTornOrForeignBytes} for an inline {@code Long -> Long} map, whose values name their
-     * key in their low 24 bits; readers use {@code getLong}, {@code get}, {@code containsLong}, iteration and
-     * {@code forEach}.
+     * key in their low 24 bits; readers use {@code getLong}, {@code getLongs}, {@code get}, {@code containsLong},
+     * iteration and {@code forEach}.
      */
     @ParameterizedTest(name = "shards={0}")
     @ValueSource(ints = {1, 64})
@@ -622,9 +626,11 @@ class ConcurrencyTest {
             final int thread = t;
             w.add("reader", () -> {
                 final SplittableRandom rnd = new SplittableRandom(thread);
+                final long[] batchIds = new long[100];   // more than one read section of getLongs
+                final long[] batchValues = new long[batchIds.length];
                 for (long i = 0; !w.stop && ((i & 255) != 0 || System.nanoTime() < deadline); i++) {
                     final long id = rnd.nextBoolean() ? rnd.nextInt(POOL) : GROW_BASE + rnd.nextLong(grown.get() + 1);
-                    switch ((int) (i % 3)) {
+                    switch ((int) (i % 4)) {
                         case 0 -> {
                             final long v = map.getLong(id, -1L);
                             if (v != -1L) {
@@ -639,7 +645,19 @@ class ConcurrencyTest {
                                 counts.validated.increment();
                             }
                         }
-                        default -> map.containsLong(id);
+                        case 2 -> map.containsLong(id);
+                        default -> {
+                            for (int b = 0; b < batchIds.length; b++) {
+                                batchIds[b] = b % 2 == 0 ? rnd.nextInt(POOL) : GROW_BASE + rnd.nextLong(grown.get() + 1);
+                            }
+                            map.getLongs(batchIds, batchValues, 0, batchIds.length, -1L);
+                            for (int b = 0; b < batchIds.length; b++) {
+                                if (batchValues[b] != -1L) {
+                                    checkLongValue(batchIds[b], batchValues[b]);
+                                    counts.validated.increment();
+                                }
+                            }
+                        }
                     }
                     counts.reads.increment();
                 }
@@ -664,6 +682,66 @@ class ConcurrencyTest {
         w.start();
         w.joinAndCheck();
         assertGrew(map);
+    }
+
+    /**
+     * A batched read that meets a shard held by a writer reads that key under the read lock, after the writer,
+     * and every other key optimistically: the fallback of {@code getLongs}, made deterministic with a compute
+     * function that holds the only shard's write lock until the reader is parked on it.
+     */
+    @Test
+    void getLongsReadsAHeldShardAfterItsWriter() throws Exception {
+        try (ShardedHashMap<Long, Long> map = ShardedHashMap.builder(Long.class, Long.class).shards(1).build()) {
+            for (long k = 0; k < 100; k++) {
+                map.putLong(k, k, -1L);
+            }
+            final CountDownLatch locked = new CountDownLatch(1);
+            final CountDownLatch release = new CountDownLatch(1);
+            final Thread writer = new Thread(() -> map.compute(50L, (k, v) -> {
+                locked.countDown();
+                try {
+                    release.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                return 5_000L;
+            }), "held-writer");
+            writer.start();
+            assertTrue(locked.await(10, TimeUnit.SECONDS), "the writer never took the lock");
+            final long[] keys = new long[100];
+            for (int i = 0; i < keys.length; i++) {
+                keys[i] = 99 - i;
+            }
+            final long[] values = new long[keys.length];
+            final AtomicReference<Throwable> failure = new AtomicReference<>();
+            final Thread reader = new Thread(() -> {
+                try {
+                    map.getLongs(keys, values, 0, keys.length, -1L);
+                } catch (Throwable t) {
+                    failure.set(t);
+                }
+            }, "batch-reader");
+            final boolean finishedEarly;
+            try {
+                reader.start();
+                while (reader.getState() != Thread.State.WAITING && reader.isAlive()) {
+                    Thread.onSpinWait();   // parked on the read lock: the first key is already on the fallback
+                }
+                finishedEarly = !reader.isAlive();
+            } finally {
+                release.countDown();   // also on failure: close() below would wait for the writer's lock
+            }
+            writer.join(10_000);
+            reader.join(10_000);
+            assertFalse(finishedEarly, "the batch finished while the only shard was write-locked");
+            assertFalse(reader.isAlive() || writer.isAlive(), "a thread did not finish");
+            assertNull(failure.get());
+            final long[] expected = new long[keys.length];
+            for (int i = 0; i < keys.length; i++) {
+                expected[i] = keys[i] == 50 ? 5_000L : keys[i];
+            }
+            assertArrayEquals(expected, values);
+        }
     }
 
     private static void churnLongs(ShardedHashMap<Long, Long> map, SplittableRandom rnd, long version) {

@@ -27,6 +27,7 @@ import java.util.SplittableRandom;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -56,6 +57,30 @@ class BadInputTest {
     }
 
     // ================================================================================================ shard counts
+
+    @Test
+    void getLongsRefusesNullArraysAndRangesOutsideThemNamingBoth() {
+        try (ShardedHashMap<Long, Long> map = ShardedHashMap.builder(Long.class, Long.class).shards(4).build()) {
+            map.putLong(1, 10, -1);
+            final long[] values = {5, 5, 5};
+            assertEquals("keys", assertThrows(NullPointerException.class,
+                () -> map.getLongs(null, values, 0, 1, -1)).getMessage());
+            assertEquals("values", assertThrows(NullPointerException.class,
+                () -> map.getLongs(new long[1], null, 0, 1, -1)).getMessage());
+            final long[] keys = {1, 1, 1, 1};
+            final int[][] ranges = {{-1, 1}, {0, -1}, {0, 4}, {3, 1}, {4, 0}, {Integer.MAX_VALUE, 2}};
+            for (int[] r : ranges) {
+                final IndexOutOfBoundsException e = assertThrows(IndexOutOfBoundsException.class,
+                    () -> map.getLongs(keys, values, r[0], r[1], -1), "offset " + r[0] + ", length " + r[1]);
+                assertEquals("offset " + r[0] + " and length " + r[1] + " must lie inside keys (length 4) and"
+                    + " values (length 3)", e.getMessage());
+            }
+            assertArrayEquals(new long[] {5, 5, 5}, values, "a refused batch writes nothing");
+            map.getLongs(keys, values, 3, 0, -1);   // an empty range at the end of the shorter array is fine
+            map.getLongs(keys, values, 0, 3, -1);
+            assertArrayEquals(new long[] {10, 10, 10}, values);
+        }
+    }
 
     @Test
     void zeroShardsMeansTheDefault() {
@@ -555,6 +580,7 @@ class BadInputTest {
         calls.put("perShardLoad", map::perShardLoad);
         calls.put("getLong", () -> map.getLong(unallocated, -1));
         calls.put("getLong allocated", () -> map.getLong(1, -1));
+        calls.put("getLongs", () -> map.getLongs(new long[] {1, unallocated}, new long[2], 0, 2, -1));
         calls.put("containsLong", () -> map.containsLong(unallocated));
         calls.put("putLong", () -> map.putLong(1, 1, -1));
         calls.put("removeLong", () -> map.removeLong(unallocated, -1));
@@ -616,6 +642,7 @@ class BadInputTest {
         uses.put("get", m -> m.get(1L));
         uses.put("get other key", m -> m.get(2L));
         uses.put("getLong", m -> m.getLong(1, -1));
+        uses.put("getLongs", m -> m.getLongs(new long[] {1, 2}, new long[2], 0, 2, -1));
         uses.put("containsLong", m -> m.containsLong(1));
         uses.put("put", m -> m.put(3L, 3L));
         uses.put("containsValue", m -> m.containsValue(5L));

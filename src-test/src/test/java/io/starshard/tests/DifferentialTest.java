@@ -426,10 +426,31 @@ class DifferentialTest {
             final ShardedHashMap<Long, Long> longs = (ShardedHashMap<Long, Long>) map;
             final ConcurrentHashMap<Long, Long> longOracle = (ConcurrentHashMap<Long, Long>) oracle;
             final long key = (Long) k;
-            if (rnd.nextBoolean()) {
-                same("getLong", () -> orMissing(longOracle.get(key)), () -> longs.getLong(key, Long.MIN_VALUE));
-            } else {
-                same("containsLong", () -> longOracle.containsKey(key), () -> longs.containsLong(key));
+            switch (rnd.nextInt(3)) {
+                case 0 -> same("getLong", () -> orMissing(longOracle.get(key)), () -> longs.getLong(key, Long.MIN_VALUE));
+                case 1 -> same("containsLong", () -> longOracle.containsKey(key), () -> longs.containsLong(key));
+                default -> {
+                    // up to 150 keys (more than two read sections), starting with k, written from index 1 on
+                    final long[] keys = new long[2 + rnd.nextInt(150)];
+                    for (int i = 0; i < keys.length; i++) {
+                        keys[i] = i <= 1 ? key : (Long) anyKey();
+                    }
+                    same("getLongs", () -> {
+                        final List<Long> want = new ArrayList<>();
+                        for (int i = 1; i < keys.length; i++) {
+                            want.add(orMissing(longOracle.get(keys[i])));
+                        }
+                        return want;
+                    }, () -> {
+                        final long[] values = new long[keys.length];
+                        longs.getLongs(keys, values, 1, keys.length - 1, Long.MIN_VALUE);
+                        final List<Long> got = new ArrayList<>();
+                        for (int i = 1; i < keys.length; i++) {
+                            got.add(values[i]);
+                        }
+                        return got;
+                    });
+                }
             }
         }
 

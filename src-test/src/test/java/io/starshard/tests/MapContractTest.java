@@ -110,6 +110,35 @@ class MapContractTest {
         }
 
         @Test
+        void getLongsReadsEveryKeyOfTheRangeAndNothingElse() {
+            final long[] none = new long[10];
+            Arrays.fill(none, 7L);
+            map.getLongs(new long[10], none, 0, 10, -1L);
+            assertTrue(Arrays.stream(none).allMatch(v -> v == -1L), "absent keys of unallocated shards read missing");
+            assertEquals(0, map.initializedShards(), "a batched read of absent keys allocates no shard");
+            for (long k = 0; k < 1000; k += 2) {   // even keys present, odd absent
+                map.putLong(k, k * 10, -1L);
+            }
+            // 300 keys: the batch spans several read sections (64 keys each) and every shard
+            final long[] keys = new long[302];
+            for (int i = 0; i < keys.length; i++) {
+                keys[i] = (i * 7919L) % 1100;
+            }
+            final long[] values = new long[keys.length];
+            Arrays.fill(values, 42L);
+            map.getLongs(keys, values, 1, 300, -1L);
+            assertEquals(42L, values[0], "index before the range untouched");
+            assertEquals(42L, values[301], "index after the range untouched");
+            for (int i = 1; i <= 300; i++) {
+                final long k = keys[i];
+                assertEquals(k < 1000 && k % 2 == 0 ? k * 10 : -1L, values[i], "key " + k + " at index " + i);
+            }
+            values[5] = 99L;
+            map.getLongs(keys, values, 5, 0, -1L);   // empty range: nothing read, nothing written
+            assertEquals(99L, values[5]);
+        }
+
+        @Test
         void reuseGetReturnsTheValue() {
             map.put(1L, 11L);
             assertEquals(11L, map.get(1L, 99L));
@@ -1000,6 +1029,8 @@ class MapContractTest {
             assertThrows(UnsupportedOperationException.class, () -> map.removeLong(1, -1));
             assertThrows(UnsupportedOperationException.class, () -> map.containsLong(1));
             assertThrows(UnsupportedOperationException.class, () -> map.addAndGetLong(1, 1));
+            assertThrows(UnsupportedOperationException.class,
+                () -> map.getLongs(new long[1], new long[1], 0, 1, -1));
         }
 
         @Test

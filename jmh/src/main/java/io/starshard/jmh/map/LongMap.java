@@ -25,6 +25,22 @@ abstract class LongMap implements AutoCloseable {
     /** Returns the value of key number {@code index}, or {@link #MISSING}. */
     abstract long get(int index);
 
+    /**
+     * Reads keys number {@code indices[from]} to {@code indices[from + count - 1]} and returns the sum of their
+     * values (so that nothing can be optimised away). The default is the loop a caller would write; an
+     * implementation with a batched read overrides it.
+     *
+     * @param scratchKeys   the calling thread's own array of at least {@code count} elements
+     * @param scratchValues the calling thread's own array of at least {@code count} elements
+     */
+    long getBatch(int[] indices, int from, int count, long[] scratchKeys, long[] scratchValues) {
+        long sum = 0;
+        for (int i = from, end = from + count; i < end; i++) {
+            sum += get(indices[i]);
+        }
+        return sum;
+    }
+
     /** Overwrites the value of key number {@code index}. */
     abstract void put(int index, long value);
 
@@ -62,6 +78,20 @@ abstract class LongMap implements AutoCloseable {
         @Override
         long get(int index) {
             return map.getLong(keys[index], MISSING);
+        }
+
+        /** Gathers the keys, then one {@code getLongs} call: the batched read path. */
+        @Override
+        long getBatch(int[] indices, int from, int count, long[] scratchKeys, long[] scratchValues) {
+            for (int i = 0; i < count; i++) {
+                scratchKeys[i] = keys[indices[from + i]];
+            }
+            map.getLongs(scratchKeys, scratchValues, 0, count, MISSING);
+            long sum = 0;
+            for (int i = 0; i < count; i++) {
+                sum += scratchValues[i];
+            }
+            return sum;
         }
 
         @Override

@@ -8,6 +8,7 @@ import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OperationsPerInvocation;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
@@ -135,6 +136,8 @@ public class MapBenchmark {
         byte[] reuse;
         byte[] value;
         long counter;
+        final long[] batchKeys = new long[BATCH];
+        final long[] batchValues = new long[BATCH];
 
         /**
          * Starts each thread at a different place with a different mix order.
@@ -147,6 +150,16 @@ public class MapBenchmark {
             writes = Workload.writePattern(10, 1000 + thread.getThreadIndex());
             reuse = new byte[BytesMap.VALUE_BYTES];
             value = BytesMap.initialValue(thread.getThreadIndex());
+        }
+
+        /** Starts the next batch of {@link #BATCH} positions and returns its first; wraps before the end. */
+        int nextBatch(int n) {
+            int p = position + BATCH;
+            if (p > n - BATCH) {
+                p = 0;
+            }
+            position = p;
+            return p;
         }
 
         int next(int n) {
@@ -191,6 +204,24 @@ public class MapBenchmark {
     @Benchmark
     public long longGet(LongState state, Cursor cursor) {
         return state.map.get(state.order[cursor.next(state.entries)]);
+    }
+
+    /** Keys per invocation of {@link #longBatchGet}. */
+    static final int BATCH = 64;
+
+    /**
+     * 100% get, {@code long -> long}, {@value #BATCH} keys of the permutation per invocation: Starshard through
+     * its batched {@code getLongs}, every other map through a loop of gets. Scores are per key.
+     *
+     * @param state  the shared map
+     * @param cursor this thread's position
+     * @return the sum of the values read
+     */
+    @Benchmark
+    @OperationsPerInvocation(BATCH)
+    public long longBatchGet(LongState state, Cursor cursor) {
+        return state.map.getBatch(state.order, cursor.nextBatch(state.entries), BATCH, cursor.batchKeys,
+            cursor.batchValues);
     }
 
     /**
