@@ -206,6 +206,25 @@ public class MapBenchmark {
         return state.map.get(state.order[cursor.next(state.entries)]);
     }
 
+    /**
+     * 100% get, {@code long -> long}, each get's key chosen by the previous get's value: the latency of a get
+     * (ns), for a caller that needs the value before its next step, where consecutive gets cannot overlap. The
+     * keys still follow the thread's permutation: the value only adds a term that is always zero (the leading
+     * zeros of a number whose top bit is set), so the next key's address depends on it without changing it.
+     *
+     * @param state  the shared map
+     * @param cursor this thread's position
+     * @return the value read
+     */
+    @Benchmark
+    @BenchmarkMode(Mode.AverageTime)
+    @OutputTimeUnit(TimeUnit.NANOSECONDS)
+    public long longGetChained(LongState state, Cursor cursor) {
+        final long value = state.map.get(state.order[cursor.next(state.entries)]);
+        cursor.position += Long.numberOfLeadingZeros(value | Long.MIN_VALUE);
+        return value;
+    }
+
     /** Keys per invocation of {@link #longBatchGet}. */
     static final int BATCH = 64;
 
@@ -234,6 +253,23 @@ public class MapBenchmark {
     @Benchmark
     public byte[] bytesGet(BytesState state, Cursor cursor) {
         return state.map.get(state.order[cursor.next(state.entries)], cursor.reuse);
+    }
+
+    /**
+     * 100% get, {@code String(16) -> byte[100]}, chained like {@link #longGetChained}: the next key's position
+     * depends on the first byte of this value (the caller reads the value before its next step).
+     *
+     * @param state  the shared map
+     * @param cursor this thread's position
+     * @return the value read
+     */
+    @Benchmark
+    @BenchmarkMode(Mode.AverageTime)
+    @OutputTimeUnit(TimeUnit.NANOSECONDS)
+    public byte[] bytesGetChained(BytesState state, Cursor cursor) {
+        final byte[] value = state.map.get(state.order[cursor.next(state.entries)], cursor.reuse);
+        cursor.position += Long.numberOfLeadingZeros(value[0] | Long.MIN_VALUE);
+        return value;
     }
 
     /**
