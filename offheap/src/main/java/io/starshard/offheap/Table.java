@@ -81,6 +81,18 @@ final class Table {
      * one addressing mode after the trailing-zero count, because the flag of byte {@code i} is bit {@code 8i + 7}
      * and {@code 2 * (8i + 7) = 16i + 14}. Both shorten the step from the control-word match to the slot load.
      */
+    /**
+     * Address of the first of the 8 slots of {@code group} (128 bytes) in a table of 16-byte slots. The group's
+     * slots end 128 bytes later, inside the table for every {@code group < groups}.
+     */
+    long slot16GroupAddress(int group) {
+        if (Checks.ENABLED && (slotSize != 16 || group < 0 || group >= groups)) {
+            throw new IllegalStateException("slot16GroupAddress(" + group + ") on a table of " + groups + " groups of "
+                + slotSize + "-byte slots");
+        }
+        return slotsAddress + ((long) group << 7);
+    }
+
     long slot16AddressOfMatch(int group, long match) {
         if (Checks.ENABLED && (slotSize != 16 || match == 0 || (match & ~0x8080_8080_8080_8080L) != 0)) {
             throw new IllegalStateException("slot16AddressOfMatch(" + group + ", " + Long.toHexString(match)
