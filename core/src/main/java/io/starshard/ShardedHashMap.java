@@ -537,7 +537,8 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
         final int end = offset + length;
         int i = offset;
         while (i < end) {
-            final int sectionEnd = Math.min(end, i + KEYS_PER_READ_SECTION);
+            // not min(end, i + 64): near the largest arrays that sum would overflow and the loop never end
+            final int sectionEnd = end - i > KEYS_PER_READ_SECTION ? i + KEYS_PER_READ_SECTION : end;
             Shard contended = null;
             long contendedHash = 0;
             reader.enter();
