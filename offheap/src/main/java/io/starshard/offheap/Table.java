@@ -75,13 +75,6 @@ final class Table {
     }
 
     /**
-     * {@link #slotAddress} of the slot flagged by the lowest set bit of a {@link ControlBytes#matchTag} result in
-     * {@code group}, for a table whose slots are known to be 16 bytes (indirect slots, and inline slots with a
-     * value of 1..8 bytes). Why not {@code slotAddress}: no multiply by {@link #slotSize}, and a form that needs
-     * one addressing mode after the trailing-zero count, because the flag of byte {@code i} is bit {@code 8i + 7}
-     * and {@code 2 * (8i + 7) = 16i + 14}. Both shorten the step from the control-word match to the slot load.
-     */
-    /**
      * Address of the first of the 8 slots of {@code group} (128 bytes) in a table of 16-byte slots. The group's
      * slots end 128 bytes later, inside the table for every {@code group < groups}.
      */
@@ -93,6 +86,13 @@ final class Table {
         return slotsAddress + ((long) group << 7);
     }
 
+    /**
+     * {@link #slotAddress} of the slot flagged by the lowest set bit of a {@link ControlBytes#matchTag} result in
+     * {@code group}, for a table whose slots are known to be 16 bytes (indirect slots, and inline slots with a
+     * value of 1..8 bytes). Why not {@code slotAddress}: no multiply by {@link #slotSize}, and a form that needs
+     * one addressing mode after the trailing-zero count, because the flag of byte {@code i} is bit {@code 8i + 7}
+     * and {@code 2 * (8i + 7) = 16i + 14}. Both shorten the step from the control-word match to the slot load.
+     */
     long slot16AddressOfMatch(int group, long match) {
         if (Checks.ENABLED && (slotSize != 16 || match == 0 || (match & ~0x8080_8080_8080_8080L) != 0)) {
             throw new IllegalStateException("slot16AddressOfMatch(" + group + ", " + Long.toHexString(match)
