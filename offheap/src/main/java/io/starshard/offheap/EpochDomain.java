@@ -15,46 +15,53 @@ import java.util.concurrent.locks.LockSupport;
  * the map may be closing, and validate afterwards (a {@code StampedLock} stamp). Validation makes the
  * <em>result</em> safe, but a read of memory that was already returned to the operating system would crash
  * the JVM before validation could reject it. So memory that a reader may reach is never freed directly: it is
- * {@linkplain #retire retired} with the current epoch and freed once every reader has left the sections that
- * might have seen it.
+ * {@linkplain #retire retired} and freed once every reader section that was open at that moment has ended.
  *
  * <h2>Protocol</h2>
+ * Each thread's {@link Reader} owns one word, its <em>state</em>: the number of outer sections it has opened
+ * (the section's sequence number) above {@value #DEPTH_BITS} bits of nesting depth. Only the owner writes it.
  * <pre>
  *  reader (per thread)                          writer / closer
  *  -------------------                          ---------------
- *  announce = epoch      (volatile store:       publish new table, or set closed   (volatile store)
- *                         store + full fence)   e = epoch++                        (atomic, full fence)
- *  read table / closed flag                     retire(old, e)
- *  ... dereference, bounds-checked ...          later: free old once every reader's
- *  announce = IDLE       (release store)               announce is IDLE or &gt; e
+ *  state = (seq + 1, depth 1)  (volatile store: publish new table, or set closed   (volatile store)
+ *                               store + fence)  full fence
+ *  read table / closed flag                     retire(old): note every reader whose depth is not 0,
+ *  ... dereference, bounds-checked ...                       with its sequence number
+ *  state = (seq + 1, depth 0)  (release store)  later: free old once each noted reader's depth is 0 or its
+ *                                                      sequence number has moved on
  * </pre>
- * Both sides store then load with a full fence between (Dekker): either the reclaimer sees the reader's
- * announcement and waits, or the reader sees the new table / the closed flag and never touches the old memory.
- * A reader that announced an epoch greater than {@code e} read the epoch after the increment, and so after the
- * publication that preceded it.
+ * Both sides store then load with a full fence between (Dekker): either the reclaimer sees the reader's new
+ * state and waits for that section, or the reader sees the new table / the closed flag and never touches the
+ * old memory. A reader noted in section {@code s} that is later seen idle, or in a section after {@code s}, has
+ * ended {@code s}; the release store makes every read of {@code s} happen before that observation.
  *
  * <h2>Cost</h2>
- * A reader pays one volatile store (a full fence on x86, roughly 5-10 ns) and one release store, both on a
- * cache line that only its own thread writes (each {@link Reader} is padded). No read-modify-write on a
- * shared line, no allocation. Sections nest (a depth counter), so a caller can hold one across several reads.
- * Out of cache the fence itself measured 1-2 % of a 10M-entry get; the section as a whole (fence, depth
- * counter, epoch load) measured far more, because it lengthens the path after the fence. See
- * {@code ReadPathBenchmark} and docs/benchmarks.md before trying to make it cheaper.
+ * A reader pays one volatile store (a full fence on x86) and one release store, on a cache line that only its
+ * own thread writes (each {@link Reader} is padded), and reads nothing but its own word. No read-modify-write on a
+ * shared line, no shared counter, no allocation. Sections nest (the depth bits), so a caller can hold one across
+ * several reads. An earlier version announced a global epoch instead, which made every section also load the
+ * domain's counter before its fence; see {@code ReadPathBenchmark} and docs/benchmarks.md for what each piece of
+ * the read path costs out of cache.
  *
  * <p>Readers must never block inside a section: {@link #synchronize()} (used by {@code close}) waits for every
  * section open at its start to end. Dead threads count as idle.
  */
 public final class EpochDomain {
-    private static final long IDLE = 0;
+    /** Low bits of a reader's state: the nesting depth of its sections. */
+    static final int DEPTH_BITS = 20;
+    private static final long DEPTH_MASK = (1L << DEPTH_BITS) - 1;
+    /** Added to a reader's state by an outer enter: the next sequence number, and depth 1. */
+    private static final long OUTER_SECTION = (1L << DEPTH_BITS) + 1;
     private static final EpochDomain SHARED = new EpochDomain();
 
-    private final EpochCounter epoch = new EpochCounter();
     private final ThreadLocal<Reader> readers = ThreadLocal.withInitial(this::register);
     private final Object lock = new Object();
     /** Copy-on-write registry of every thread's reader; replaced under {@link #lock}. */
     private volatile Reader[] registry = new Reader[0];
-    /** Retired blocks in epoch order; guarded by {@link #lock}. */
+    /** Retired blocks in retirement order; guarded by {@link #lock}. */
     private final ArrayDeque<Retired> limbo = new ArrayDeque<>();
+    /** Retirements so far, numbering the blocks in {@link #limbo}; guarded by {@link #lock}. */
+    private long retirements;
     /** Number of entries in {@link #limbo}; read without the lock by {@link #hasPending()}. */
     private volatile int pending;
 
@@ -84,7 +91,7 @@ public final class EpochDomain {
     }
 
     private Reader register() {
-        Reader reader = new Reader(this, Thread.currentThread());
+        Reader reader = new Reader(Thread.currentThread());
         synchronized (lock) {
             Reader[] current = registry;
             Reader[] next = Arrays.copyOf(current, current.length + 1);
@@ -106,12 +113,36 @@ public final class EpochDomain {
      * @param bytes   its size, as allocated
      */
     public void retire(OffHeapMemory memory, long address, long bytes) {
-        final long retiredAt = (long) EpochCounter.VALUE.getAndAdd(epoch, 1L);
+        final Sections open = openSections();
         synchronized (lock) {
-            limbo.addLast(new Retired(memory, address, bytes, retiredAt));
+            limbo.addLast(new Retired(memory, address, bytes, ++retirements, open));
             pending = limbo.size();
         }
         reclaim();
+    }
+
+    /**
+     * Notes every section open now. The fence first: the caller's unpublishing store, the fence, then the
+     * readers' states is the writer's half of the Dekker order.
+     */
+    private Sections openSections() {
+        VarHandle.fullFence();
+        final Reader[] all = registry;
+        Reader[] readers = null;
+        long[] states = null;
+        int count = 0;
+        for (Reader r : all) {
+            final long state = (long) Reader.STATE.getVolatile(r);
+            if ((state & DEPTH_MASK) != 0) {
+                if (readers == null) {
+                    readers = new Reader[all.length];
+                    states = new long[all.length];
+                }
+                readers[count] = r;
+                states[count++] = state;
+            }
+        }
+        return count == 0 ? Sections.NONE : new Sections(readers, states, count);
     }
 
     /**
@@ -133,17 +164,21 @@ public final class EpochDomain {
             if (limbo.isEmpty()) {
                 return 0;
             }
-            final long oldestActive = oldestActiveEpoch();
             int freed = 0;
-            // Items were retired in increasing epoch order (the epoch is taken before the lock, so order can be
-            // off by a little between threads); scan the whole queue rather than stopping at the first survivor.
+            boolean dead = false;
             for (Iterator<Retired> it = limbo.iterator(); it.hasNext(); ) {
                 Retired r = it.next();
-                if (r.retiredAt < oldestActive) {
+                if (r.open.allEnded()) {
                     it.remove();
                     r.memory.free(r.address, r.bytes);
                     freed++;
                 }
+            }
+            for (Reader reader : registry) {
+                dead |= reader.owner.get() == null;
+            }
+            if (dead) {
+                pruneDeadReaders();
             }
             pending = limbo.size();
             return freed;
@@ -151,21 +186,25 @@ public final class EpochDomain {
     }
 
     /**
-     * Waits until every block retired before this call has been freed, i.e. until every reader section that
-     * was open when it was called has ended. Used by {@code close()}.
+     * Waits until every block retired before this call has been freed, and every reader section that was open
+     * when it was called has ended. Used by {@code close()}.
      *
      * @throws IllegalStateException if the calling thread is itself inside a section (it would wait for itself)
      */
     public void synchronize() {
         Reader self = readers.get();
-        if (self.depth != 0) {
+        if (self.inSection()) {
             throw new IllegalStateException("synchronize() called inside a read section of the same thread");
         }
-        final long target = (long) EpochCounter.VALUE.getAndAdd(epoch, 1L);
+        final Sections open = openSections();
+        final long target;
+        synchronized (lock) {
+            target = retirements;
+        }
         int rounds = 0;
-        while (hasRetiredAtOrBefore(target)) {
+        while (!open.allEnded() || hasRetiredAtOrBefore(target)) {
             reclaim();
-            if (!hasRetiredAtOrBefore(target)) {
+            if (open.allEnded() && !hasRetiredAtOrBefore(target)) {
                 return;
             }
             backOff(++rounds);
@@ -175,7 +214,7 @@ public final class EpochDomain {
     private boolean hasRetiredAtOrBefore(long target) {
         synchronized (lock) {
             for (Retired r : limbo) {
-                if (r.retiredAt <= target) {
+                if (r.number <= target) {
                     return true;
                 }
             }
@@ -191,27 +230,6 @@ public final class EpochDomain {
         } else {
             LockSupport.parkNanos(50_000L);
         }
-    }
-
-    /** Smallest epoch announced by a reader inside a section, or {@code Long.MAX_VALUE}; prunes dead threads. */
-    private long oldestActiveEpoch() {
-        long oldest = Long.MAX_VALUE;
-        boolean dead = false;
-        for (Reader r : registry) {
-            long announced = (long) Reader.ANNOUNCED.getVolatile(r);
-            if (r.owner.get() == null) {
-                // A thread cannot die inside a section (exit runs in finally); its reader is idle.
-                dead = true;
-                continue;
-            }
-            if (announced != IDLE && announced < oldest) {
-                oldest = announced;
-            }
-        }
-        if (dead) {
-            pruneDeadReaders();
-        }
-        return oldest;
     }
 
     private void pruneDeadReaders() {
@@ -235,42 +253,51 @@ public final class EpochDomain {
         return registry.length;
     }
 
+    /** The sections that were open at one moment: each reader inside one, with its state then. Immutable. */
+    private static final class Sections {
+        static final Sections NONE = new Sections(new Reader[0], new long[0], 0);
+
+        private final Reader[] readers;
+        private final long[] states;
+        private final int count;
+
+        Sections(Reader[] readers, long[] states, int count) {
+            this.readers = readers;
+            this.states = states;
+            this.count = count;
+        }
+
+        /**
+         * Whether every noted section has ended: its reader is idle, has moved on to a later outer section, or
+         * its thread has died (a thread cannot die inside a section: {@code exit} runs in {@code finally}).
+         */
+        boolean allEnded() {
+            for (int i = 0; i < count; i++) {
+                final Reader r = readers[i];
+                final long now = (long) Reader.STATE.getVolatile(r);
+                final boolean sameSection = (now >>> DEPTH_BITS) == (states[i] >>> DEPTH_BITS);
+                if (sameSection && (now & DEPTH_MASK) != 0 && r.owner.get() != null) {
+                    return false;
+                }
+            }
+            return true;
+        }
+    }
+
     private static final class Retired {
         final OffHeapMemory memory;
         final long address;
         final long bytes;
-        final long retiredAt;
+        final long number;
+        final Sections open;
 
-        Retired(OffHeapMemory memory, long address, long bytes, long retiredAt) {
+        Retired(OffHeapMemory memory, long address, long bytes, long number, Sections open) {
             this.memory = memory;
             this.address = address;
             this.bytes = bytes;
-            this.retiredAt = retiredAt;
+            this.number = number;
+            this.open = open;
         }
-    }
-
-    /** Cache-line padding before the epoch counter, which every reader reads and writers rarely write. */
-    abstract static class EpochPadBefore {
-        long p01, p02, p03, p04, p05, p06, p07, p08;
-    }
-
-    abstract static class EpochValue extends EpochPadBefore {
-        /** Starts at 1 so that {@link #IDLE} (0) is never a real epoch. */
-        volatile long value = 1;
-    }
-
-    static final class EpochCounter extends EpochValue {
-        static final VarHandle VALUE;
-
-        static {
-            try {
-                VALUE = MethodHandles.lookup().findVarHandle(EpochValue.class, "value", long.class);
-            } catch (ReflectiveOperationException e) {
-                throw new ExceptionInInitializerError(e);
-            }
-        }
-
-        long p11, p12, p13, p14, p15, p16, p17, p18;
     }
 
     /** Padding before a reader's fields so two threads' readers never share a cache line. */
@@ -279,54 +306,63 @@ public final class EpochDomain {
     }
 
     abstract static class ReaderFields extends ReaderPadBefore {
-        /** The epoch this thread announced on entering its outermost section, or {@link #IDLE}. */
-        volatile long announced;
-        /** Nesting depth of sections; written and read only by the owning thread. */
-        int depth;
+        /**
+         * Outer sections opened so far (above {@link #DEPTH_BITS}) and the current nesting depth (below). Written
+         * only by the owning thread; read by reclaimers.
+         */
+        volatile long state;
     }
 
     /**
      * One thread's registration in a domain. Only the owning thread calls {@link #enter()} and {@link #exit()}.
      */
     public static final class Reader extends ReaderFields {
-        static final VarHandle ANNOUNCED;
+        static final VarHandle STATE;
 
         static {
             try {
-                ANNOUNCED = MethodHandles.lookup().findVarHandle(ReaderFields.class, "announced", long.class);
+                STATE = MethodHandles.lookup().findVarHandle(ReaderFields.class, "state", long.class);
             } catch (ReflectiveOperationException e) {
                 throw new ExceptionInInitializerError(e);
             }
         }
 
         long p11, p12, p13, p14, p15, p16, p17, p18;
-        private final EpochDomain domain;
         private final WeakReference<Thread> owner;
 
-        Reader(EpochDomain domain, Thread owner) {
-            this.domain = domain;
+        Reader(Thread owner) {
             this.owner = new WeakReference<>(owner);
         }
 
         /**
          * Opens a read section: memory reachable from now on is not freed until the matching {@link #exit()}.
          * Must be paired with {@code exit()} in a {@code finally} block; must not block inside.
+         *
+         * @throws IllegalStateException if sections are nested more than {@code 2^20 - 1} deep
          */
         public void enter() {
-            if (depth++ == 0) {
-                // Volatile store = store + full fence: the announcement is visible before any later load
-                // (the table reference, the closed flag). This fence is the ordering the scheme rests on.
-                ANNOUNCED.setVolatile(this, (long) EpochCounter.VALUE.getVolatile(domain.epoch));
+            final long state = (long) STATE.get(this);   // only this thread writes it
+            if ((state & DEPTH_MASK) == 0) {
+                // Volatile store = store + full fence: the new state is visible before any later load (the table
+                // reference, the closed flag). This fence is the ordering the scheme rests on.
+                STATE.setVolatile(this, state + OUTER_SECTION);
+            } else if ((state & DEPTH_MASK) != DEPTH_MASK) {
+                STATE.setOpaque(this, state + 1);   // nested: the outer section already protects it
+            } else {
+                throw new IllegalStateException("read sections nested " + DEPTH_MASK + " deep");
             }
         }
 
         /** Closes the section opened by the matching {@link #enter()}. */
         public void exit() {
-            if (--depth == 0) {
-                // Release: every read of the section happens before the reclaimer can see IDLE.
-                ANNOUNCED.setRelease(this, IDLE);
-            } else if (depth < 0) {
-                depth = 0;
+            final long state = (long) STATE.get(this);
+            final long depth = state & DEPTH_MASK;
+            if (depth == 1) {
+                // Release: every read of the section happens before a reclaimer can see it ended.
+                STATE.setRelease(this, state - 1);
+            } else if (depth > 1) {
+                STATE.setOpaque(this, state - 1);
+            } else {
                 throw new IllegalStateException("exit() without a matching enter()");
             }
         }
@@ -337,7 +373,7 @@ public final class EpochDomain {
          * @return true between {@code enter()} and its matching {@code exit()}
          */
         public boolean inSection() {
-            return depth > 0;
+            return (((long) STATE.get(this)) & DEPTH_MASK) != 0;
         }
     }
 }

@@ -1,6 +1,7 @@
 package io.starshard.offheap;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -12,6 +13,8 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+/** A reclaimer that never sees a section end would make synchronize() hang: the timeout turns that into a failure. */
+@Timeout(60)
 class EpochDomainTest {
     private final EpochDomain domain = new EpochDomain();
     private final OffHeapMemory memory = OffHeapMemory.unlimited();
@@ -45,6 +48,52 @@ class EpochDomainTest {
         assertFalse(reader.inSection());
         assertEquals(1, domain.reclaim());
         assertEquals(0, memory.usedBytes());
+    }
+
+    @Test
+    void aLaterSectionOfTheSameReaderDoesNotHoldBackWhatAnEarlierOneSaw() {
+        EpochDomain.Reader reader = domain.reader();
+        reader.enter();
+        retireBlock(48);              // held by this section
+        reader.exit();
+        reader.enter();               // a new outer section: it cannot hold the old table
+        try {
+            assertEquals(1, domain.reclaim());
+            assertEquals(0, memory.usedBytes());
+            retireBlock(8);           // but this one is held by the new section
+            assertEquals(8, memory.usedBytes());
+        } finally {
+            reader.exit();
+        }
+        assertEquals(1, domain.reclaim());
+        assertEquals(0, memory.usedBytes());
+    }
+
+    @Test
+    void synchronizeWaitsForASectionEvenWithNothingRetired() throws Exception {
+        CountDownLatch entered = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        Thread reader = new Thread(() -> {
+            EpochDomain.Reader r = domain.reader();
+            r.enter();
+            try {
+                entered.countDown();
+                release.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } finally {
+                r.exit();
+            }
+        });
+        reader.start();
+        assertTrue(entered.await(30, TimeUnit.SECONDS));
+        Thread closer = new Thread(domain::synchronize);
+        closer.start();
+        closer.join(100);   // not a timing assertion: it cannot finish while the reader is inside
+        assertTrue(closer.isAlive(), "synchronize returned while a section open at its start was still open");
+        release.countDown();
+        closer.join();
+        reader.join();
     }
 
     @Test

@@ -125,7 +125,7 @@ public class ReadPathBenchmark {
         }
     }
 
-    /** Stand-in for the domain's epoch counter: read on every announcement, never written while measuring. */
+    /** Stand-in for a shared epoch counter (what EpochDomain announced before its per-reader state word). */
     private static final class Epoch {
         long p01, p02, p03, p04, p05, p06, p07, p08;
         volatile long value = 1;
