@@ -201,13 +201,12 @@ public final class EpochDomain {
         synchronized (lock) {
             target = retirements;
         }
-        int rounds = 0;
-        while (!open.allEnded() || hasRetiredAtOrBefore(target)) {
+        for (int rounds = 1; ; rounds++) {
             reclaim();
             if (open.allEnded() && !hasRetiredAtOrBefore(target)) {
                 return;
             }
-            backOff(++rounds);
+            backOff(rounds);
         }
     }
 

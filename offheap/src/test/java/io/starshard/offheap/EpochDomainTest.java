@@ -23,6 +23,26 @@ class EpochDomainTest {
         domain.retire(memory, memory.allocate(bytes, "test"), bytes);
     }
 
+    /** Starts a thread that enters a section and stays inside until {@code release}; returns once it is in. */
+    private Thread readerInSectionUntil(CountDownLatch release) throws InterruptedException {
+        CountDownLatch entered = new CountDownLatch(1);
+        Thread reader = new Thread(() -> {
+            EpochDomain.Reader r = domain.reader();
+            r.enter();
+            try {
+                entered.countDown();
+                release.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } finally {
+                r.exit();
+            }
+        });
+        reader.start();
+        assertTrue(entered.await(30, TimeUnit.SECONDS));
+        return reader;
+    }
+
     @Test
     void retiredMemoryWithoutReadersIsFreedAtOnce() {
         retireBlock(64);
@@ -71,22 +91,8 @@ class EpochDomainTest {
 
     @Test
     void synchronizeWaitsForASectionEvenWithNothingRetired() throws Exception {
-        CountDownLatch entered = new CountDownLatch(1);
         CountDownLatch release = new CountDownLatch(1);
-        Thread reader = new Thread(() -> {
-            EpochDomain.Reader r = domain.reader();
-            r.enter();
-            try {
-                entered.countDown();
-                release.await();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            } finally {
-                r.exit();
-            }
-        });
-        reader.start();
-        assertTrue(entered.await(30, TimeUnit.SECONDS));
+        Thread reader = readerInSectionUntil(release);
         Thread closer = new Thread(domain::synchronize);
         closer.start();
         closer.join(100);   // not a timing assertion: it cannot finish while the reader is inside
@@ -103,7 +109,7 @@ class EpochDomainTest {
         retireBlock(8);               // retired while this reader is in: held
         Thread other = new Thread(() -> {
             EpochDomain.Reader late = domain.reader();
-            late.enter();             // announces a later epoch
+            late.enter();             // a section the retire did not note
             try {
                 retireBlock(16);      // held by the first reader only
             } finally {
@@ -120,22 +126,8 @@ class EpochDomainTest {
 
     @Test
     void synchronizeWaitsForOpenSectionsOnly() throws Exception {
-        CountDownLatch entered = new CountDownLatch(1);
         CountDownLatch release = new CountDownLatch(1);
-        Thread reader = new Thread(() -> {
-            EpochDomain.Reader r = domain.reader();
-            r.enter();
-            try {
-                entered.countDown();
-                release.await();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            } finally {
-                r.exit();
-            }
-        });
-        reader.start();
-        assertTrue(entered.await(30, TimeUnit.SECONDS));
+        Thread reader = readerInSectionUntil(release);
         retireBlock(32);
         AtomicReference<Throwable> failure = new AtomicReference<>();
         Thread closer = new Thread(() -> {
