@@ -44,6 +44,13 @@ import org.openjdk.jmh.annotations.Warmup;
  *       if the reclaimer paid for the ordering instead, as with Linux {@code membarrier};</li>
  *   <li>{@link #fencedAnnouncement}: the same announcement as a volatile store (store + full fence), the
  *       ordering {@link EpochDomain} relies on, without its nesting counter;</li>
+ *   <li>{@link #ownerCheckedAnnouncement}: the same, after checking that the word belongs to the calling thread
+ *       ({@code Thread.currentThread() == owner}). Not a step the map takes as such: it isolates the one thing
+ *       every safe way of finding a thread's own word needs (a {@code ThreadLocal}, an array indexed by thread
+ *       id, an owner check on a handle the caller holds);</li>
+ *   <li>{@link #atomicAnnouncement}: instead of an owner check, an announcement that stays correct when two
+ *       threads share the word: an atomic add on entry and on exit (the other safe option for a handle the
+ *       caller holds, since two threads could share it by mistake);</li>
  *   <li>{@link #epochSection}: the real {@link EpochDomain.Reader} {@code enter}/{@code exit}, the reader held
  *       in a thread-scoped state;</li>
  *   <li>{@link #epochSectionWithThreadLocal}: the same with the reader looked up on every get, as the map
@@ -117,11 +124,14 @@ public class ReadPathBenchmark {
         /** Padding after it. */
         long p11, p12, p13, p14, p15, p16, p17, p18;
         EpochDomain.Reader reader;
+        /** The thread the announcement word belongs to, for {@link #ownerCheckedAnnouncement}. */
+        Thread owner;
 
-        /** Registers this (benchmark) thread in the shared epoch domain. */
+        /** Registers this (benchmark) thread in the shared epoch domain; JMH runs it on that thread. */
         @Setup(Level.Trial)
         public void setUp() {
             reader = EpochDomain.shared().reader();
+            owner = Thread.currentThread();
         }
     }
 
@@ -161,21 +171,39 @@ public class ReadPathBenchmark {
         return value;
     }
 
+    /** Announcement by a release store only (unsafe alone, see the class comment). */
+    private static final int RELEASE = 0;
+    /** Announcement by a volatile store: store + full fence. */
+    private static final int FENCED = 1;
+    /** {@link #FENCED} after checking that the calling thread owns the word. */
+    private static final int OWNER_CHECKED = 2;
+    /** Announcement by an atomic add on entry and on exit. */
+    private static final int ATOMIC = 3;
+
     /**
-     * A stamped read inside a stand-in announcement; {@code fenced} is a constant at each call site, so the JIT
-     * compiles each step to its one kind of store.
+     * A stamped read inside a stand-in announcement; {@code kind} is a constant at each call site, so the JIT
+     * compiles each step to its own kind of announcement.
      */
-    private static long announced(Shards s, MapBenchmark.Cursor c, ThreadReader r, boolean fenced) {
+    private static long announced(Shards s, MapBenchmark.Cursor c, ThreadReader r, int kind) {
+        if (kind == OWNER_CHECKED && Thread.currentThread() != r.owner) {
+            throw new IllegalStateException("announcement word used by a thread that does not own it");
+        }
         final long epoch = (long) EPOCH_VALUE.getAcquire(EPOCH);
-        if (fenced) {
-            ANNOUNCED.setVolatile(r, epoch);
-        } else {
+        if (kind == RELEASE) {
             ANNOUNCED.setRelease(r, epoch);
+        } else if (kind == ATOMIC) {
+            ANNOUNCED.getAndAdd(r, 1L);
+        } else {
+            ANNOUNCED.setVolatile(r, epoch);
         }
         try {
             return stamped(s, s.order[c.next(s.entries)]);
         } finally {
-            ANNOUNCED.setRelease(r, 0L);
+            if (kind == ATOMIC) {
+                ANNOUNCED.getAndAdd(r, -1L);
+            } else {
+                ANNOUNCED.setRelease(r, 0L);
+            }
         }
     }
 
@@ -213,7 +241,7 @@ public class ReadPathBenchmark {
      */
     @Benchmark
     public long releaseAnnouncement(Shards s, MapBenchmark.Cursor c, ThreadReader r) {
-        return announced(s, c, r, false);
+        return announced(s, c, r, RELEASE);
     }
 
     /**
@@ -226,7 +254,33 @@ public class ReadPathBenchmark {
      */
     @Benchmark
     public long fencedAnnouncement(Shards s, MapBenchmark.Cursor c, ThreadReader r) {
-        return announced(s, c, r, true);
+        return announced(s, c, r, FENCED);
+    }
+
+    /**
+     * Step 4a: the fenced announcement behind an owner check, the cost of knowing which thread is calling.
+     *
+     * @param s the shards
+     * @param c this thread's position in its permutation
+     * @param r this thread's announcement word and its owner
+     * @return the value found
+     */
+    @Benchmark
+    public long ownerCheckedAnnouncement(Shards s, MapBenchmark.Cursor c, ThreadReader r) {
+        return announced(s, c, r, OWNER_CHECKED);
+    }
+
+    /**
+     * Step 4b: an announcement by atomic adds, which a shared word would need instead of an owner check.
+     *
+     * @param s the shards
+     * @param c this thread's position in its permutation
+     * @param r this thread's announcement word
+     * @return the value found
+     */
+    @Benchmark
+    public long atomicAnnouncement(Shards s, MapBenchmark.Cursor c, ThreadReader r) {
+        return announced(s, c, r, ATOMIC);
     }
 
     /**
