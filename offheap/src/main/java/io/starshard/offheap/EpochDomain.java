@@ -53,6 +53,12 @@ public final class EpochDomain {
     /** Added to a reader's state by an outer enter: the next sequence number, and depth 1. */
     private static final long OUTER_SECTION = (1L << DEPTH_BITS) + 1;
     private static final EpochDomain SHARED = new EpochDomain();
+    /**
+     * Registry length at which a registration first drops the readers of finished threads. Below it a thread
+     * that reads once and ends costs one small copy; above it pruning keeps the registry near the number of live
+     * reader threads.
+     */
+    static final int MIN_PRUNE_THRESHOLD = 64;
 
     private final ThreadLocal<Reader> readers = ThreadLocal.withInitial(this::register);
     private final Object lock = new Object();
@@ -64,6 +70,12 @@ public final class EpochDomain {
     private long retirements;
     /** Number of entries in {@link #limbo}; read without the lock by {@link #hasPending()}. */
     private volatile int pending;
+    /**
+     * Registry length at which the next registration prunes first: twice the readers left by the last prune, at
+     * least {@link #MIN_PRUNE_THRESHOLD}, so each registration costs amortised O(1) pruning work. Guarded by
+     * {@link #lock}.
+     */
+    private int pruneAt = MIN_PRUNE_THRESHOLD;
 
     /**
      * Creates an independent domain. Maps share {@link #shared()}; tests may use their own.
@@ -90,9 +102,19 @@ public final class EpochDomain {
         return readers.get();
     }
 
+    /**
+     * Adds the calling thread's reader. Why it may prune: a service that starts a thread per task (a virtual thread
+     * per task on JDK 21+) registers a reader per thread, and {@link #reclaim()} prunes only when something was
+     * retired. Without pruning here the registry, and the copy each registration makes of it, would grow with
+     * every thread that ever read.
+     */
     private Reader register() {
         Reader reader = new Reader(Thread.currentThread());
         synchronized (lock) {
+            if (registry.length >= pruneAt) {
+                pruneFinishedReaders();
+                pruneAt = Math.max(MIN_PRUNE_THRESHOLD, 2 * registry.length);
+            }
             Reader[] current = registry;
             Reader[] next = Arrays.copyOf(current, current.length + 1);
             next[current.length] = reader;
@@ -175,10 +197,10 @@ public final class EpochDomain {
                 }
             }
             for (Reader reader : registry) {
-                dead |= reader.owner.get() == null;
+                dead |= reader.ownerFinished();
             }
             if (dead) {
-                pruneDeadReaders();
+                pruneFinishedReaders();
             }
             pending = limbo.size();
             return freed;
@@ -231,12 +253,16 @@ public final class EpochDomain {
         }
     }
 
-    private void pruneDeadReaders() {
+    /**
+     * Drops the readers of threads that have ended; caller holds {@link #lock}. Safe while a reclaimer iterates an
+     * older copy of the array, and for noted sections: a finished thread's section counts as ended.
+     */
+    private void pruneFinishedReaders() {
         Reader[] current = registry;
         int alive = 0;
         Reader[] next = new Reader[current.length];
         for (Reader r : current) {
-            if (r.owner.get() != null) {
+            if (!r.ownerFinished()) {
                 next[alive++] = r;
             }
         }
@@ -246,7 +272,7 @@ public final class EpochDomain {
     /**
      * Number of registered reader threads (for tests and diagnostics).
      *
-     * @return registered readers, including threads that died since the last prune
+     * @return registered readers, including threads that ended since the last prune
      */
     public int registeredReaders() {
         return registry.length;
@@ -268,14 +294,15 @@ public final class EpochDomain {
 
         /**
          * Whether every noted section has ended: its reader is idle, has moved on to a later outer section, or
-         * its thread has died (a thread cannot die inside a section: {@code exit} runs in {@code finally}).
+         * its thread has ended (a thread that has ended reads nothing more; the map's own sections close in
+         * {@code finally}, so only a thread killed inside one ends with its depth above 0).
          */
         boolean allEnded() {
             for (int i = 0; i < count; i++) {
                 final Reader r = readers[i];
                 final long now = (long) Reader.STATE.getVolatile(r);
                 final boolean sameSection = (now >>> DEPTH_BITS) == (states[i] >>> DEPTH_BITS);
-                if (sameSection && (now & DEPTH_MASK) != 0 && r.owner.get() != null) {
+                if (sameSection && (now & DEPTH_MASK) != 0 && !r.ownerFinished()) {
                     return false;
                 }
             }
@@ -331,6 +358,16 @@ public final class EpochDomain {
 
         Reader(Thread owner) {
             this.owner = new WeakReference<>(owner);
+        }
+
+        /**
+         * Whether the owning thread has ended (or was collected): it can open no section any more, and everything
+         * it read happens before this returns true (a thread's end synchronizes with {@code isAlive()} seeing
+         * it, JLS 17.4.4).
+         */
+        boolean ownerFinished() {
+            final Thread t = owner.get();
+            return t == null || !t.isAlive();
         }
 
         /**

@@ -178,6 +178,46 @@ class EpochDomainTest {
         assertTrue(EpochDomain.shared() == EpochDomain.shared());
     }
 
+    /**
+     * A service that starts a thread per task (or, on JDK 21+, a virtual thread per task) registers a reader per
+     * thread. Nothing is retired here, so the pruning that {@code reclaim} does never runs: registration itself
+     * must drop finished threads, or the registry (and the copy each registration makes of it) grows with every
+     * thread that ever read.
+     */
+    @Test
+    void finishedThreadsDoNotAccumulateInTheRegistryWithoutAnyRetire() throws Exception {
+        final int threads = 3_000;
+        for (int i = 0; i < threads; i++) {
+            Thread t = new Thread(() -> {
+                EpochDomain.Reader r = domain.reader();
+                r.enter();
+                r.exit();
+            });
+            t.start();
+            t.join();
+        }
+        assertFalse(domain.hasPending());
+        int registered = domain.registeredReaders();
+        assertTrue(registered <= 2 * EpochDomain.MIN_PRUNE_THRESHOLD,
+            "readers of " + threads + " finished threads should have been pruned, registry holds " + registered);
+
+        // A reader of a live thread survives pruning and still holds back what it may read.
+        CountDownLatch release = new CountDownLatch(1);
+        Thread inside = readerInSectionUntil(release);
+        for (int i = 0; i < threads; i++) {
+            Thread t = new Thread(() -> domain.reader().enter());   // dies inside a section: counts as ended
+            t.start();
+            t.join();
+        }
+        retireBlock(72);
+        assertEquals(72, memory.usedBytes(), "the live reader's section must still hold the block");
+        release.countDown();
+        inside.join();
+        domain.synchronize();
+        assertEquals(0, memory.usedBytes());
+        assertTrue(domain.registeredReaders() <= 2 * EpochDomain.MIN_PRUNE_THRESHOLD);
+    }
+
     @Test
     void aReaderOfAnotherDomainDoesNotHoldThisOne() {
         EpochDomain other = new EpochDomain();
