@@ -106,7 +106,7 @@ public final class Segment implements AutoCloseable {
                    int outOffset) {
         checkRegion(key, keyOffset, keyLength, "key");
         checkOutput(valueOut, outOffset);
-        final Table t = readableTable();
+        final Table t = currentTable();
         if (!inline) {
             return probeAndCopy(t, hash, key, keyOffset, keyLength, valueOut, outOffset);
         }
@@ -135,7 +135,7 @@ public final class Segment implements AutoCloseable {
         if (!longSlots) {
             return getLongWithoutValueSlots(hash, missingValue);
         }
-        return probeLong(readableTable(), hash, missingValue);
+        return probeLong(currentTable(), hash, missingValue);
     }
 
     /** {@link #getLong} when slots are not 16-byte inline ones: value width 0, or not inline (throws). */
@@ -145,7 +145,7 @@ public final class Segment implements AutoCloseable {
         }
         // A key-only slot (value width 0) is just [hash : 8]: reading a value long there would run 8 bytes past
         // the slot, and past the table for the last slot.
-        return probe(readableTable(), hash, null, 0, 0) >= 0 ? 0L : missingValue;
+        return probe(currentTable(), hash, null, 0, 0) >= 0 ? 0L : missingValue;
     }
 
     /**
@@ -207,7 +207,7 @@ public final class Segment implements AutoCloseable {
         if (!inline) {
             checkRegion(key, keyOffset, keyLength, "key");
         }
-        return probe(readableTable(), hash, key, keyOffset, keyLength);
+        return probe(currentTable(), hash, key, keyOffset, keyLength);
     }
 
     /**
@@ -315,7 +315,7 @@ public final class Segment implements AutoCloseable {
         if (!inline) {
             checkRegion(key, keyOffset, keyLength, "key");
         }
-        final int slot = probe(liveTable(), hash, key, keyOffset, keyLength);
+        final int slot = probe(currentTable(), hash, key, keyOffset, keyLength);
         if (slot == RETRY) {
             throw corrupted("an entry reference is invalid under exclusive access");
         }
@@ -329,7 +329,7 @@ public final class Segment implements AutoCloseable {
      * @return the hash
      */
     public long hashAt(int slot) {
-        final Table t = liveTable();
+        final Table t = currentTable();
         return MemoryAccess.getLong(fullSlotAddress(t, slot));
     }
 
@@ -340,7 +340,7 @@ public final class Segment implements AutoCloseable {
      * @return key bytes
      */
     public int keyLength(int slot) {
-        final Table t = liveTable();
+        final Table t = currentTable();
         final long slotAddress = fullSlotAddress(t, slot);
         return inline ? keyWidth : EntryArena.keyLength(arena.trustedAddress(MemoryAccess.getLong(slotAddress + 8)));
     }
@@ -354,7 +354,7 @@ public final class Segment implements AutoCloseable {
      * @return key bytes written
      */
     public int readKey(int slot, MutableDirectBuffer out, int offset) {
-        final Table t = liveTable();
+        final Table t = currentTable();
         final long slotAddress = fullSlotAddress(t, slot);
         if (inline) {
             final long bits = spec.hasher().unhashFixed(MemoryAccess.getLong(slotAddress));
@@ -377,7 +377,7 @@ public final class Segment implements AutoCloseable {
         if (!inline) {
             throw new UnsupportedOperationException("readKeyBits needs the inline slot format, this segment is " + spec);
         }
-        final Table t = liveTable();
+        final Table t = currentTable();
         return spec.hasher().unhashFixed(MemoryAccess.getLong(fullSlotAddress(t, slot)));
     }
 
@@ -388,7 +388,7 @@ public final class Segment implements AutoCloseable {
      * @return value bytes
      */
     public int valueLength(int slot) {
-        final Table t = liveTable();
+        final Table t = currentTable();
         final long slotAddress = fullSlotAddress(t, slot);
         return inline ? valueWidth : EntryArena.valueLength(arena.trustedAddress(MemoryAccess.getLong(slotAddress + 8)));
     }
@@ -402,7 +402,7 @@ public final class Segment implements AutoCloseable {
      * @return value bytes written
      */
     public int readValue(int slot, MutableDirectBuffer out, int offset) {
-        final Table t = liveTable();
+        final Table t = currentTable();
         final long slotAddress = fullSlotAddress(t, slot);
         if (inline) {
             ensureCapacity(out, offset, valueWidth);
@@ -422,7 +422,7 @@ public final class Segment implements AutoCloseable {
         if (!inline || valueWidth > 8) {
             throw notPrimitive();
         }
-        final long slotAddress = fullSlotAddress(liveTable(), slot);
+        final long slotAddress = fullSlotAddress(currentTable(), slot);
         return valueWidth == 0 ? 0L : MemoryAccess.getLongLE(slotAddress + 8);   // as getLong: no bytes past the slot
     }
 
@@ -434,7 +434,7 @@ public final class Segment implements AutoCloseable {
      * @return a FULL slot, or -1 when there is none
      */
     public int nextFull(int fromSlot) {
-        final Table t = liveTable();
+        final Table t = currentTable();
         if (fromSlot < 0) {
             throw new IndexOutOfBoundsException("fromSlot must be >= 0, was " + fromSlot);
         }
@@ -556,7 +556,7 @@ public final class Segment implements AutoCloseable {
         if (!inline || valueWidth != 8) {
             throw notPrimitive();
         }
-        final Table t = liveTable();
+        final Table t = currentTable();
         final int slot = probe(t, hash, null, 0, 0);
         if (slot >= 0) {
             MemoryAccess.putLongLE(t.slotAddress(slot) + 8, value);
@@ -576,7 +576,7 @@ public final class Segment implements AutoCloseable {
         if (!inline || valueWidth != 8) {
             throw notPrimitive();
         }
-        MemoryAccess.putLongLE(fullSlotAddress(liveTable(), slot) + 8, value);
+        MemoryAccess.putLongLE(fullSlotAddress(currentTable(), slot) + 8, value);
     }
 
     /**
@@ -590,7 +590,7 @@ public final class Segment implements AutoCloseable {
         if (!inline || valueWidth != 8) {
             throw notPrimitive();
         }
-        if (Checks.ENABLED && probe(liveTable(), hash, null, 0, 0) >= 0) {
+        if (Checks.ENABLED && probe(currentTable(), hash, null, 0, 0) >= 0) {
             throw new IllegalStateException("insertLong of a key that is present");
         }
         return insertInlineLong(hash, value);
@@ -619,7 +619,7 @@ public final class Segment implements AutoCloseable {
             if (Checks.ENABLED && spec.hasher().hashFixed(key, keyOffset, keyWidth) != hash) {
                 throw new IllegalArgumentException("inline hash is not hashFixed(key) of this segment's hasher");
             }
-            if (Checks.ENABLED && probe(liveTable(), hash, null, 0, 0) >= 0) {
+            if (Checks.ENABLED && probe(currentTable(), hash, null, 0, 0) >= 0) {
                 throw new IllegalStateException("insert of a key that is present");
             }
             return insertInline(hash, value, valueOffset);
@@ -628,7 +628,7 @@ public final class Segment implements AutoCloseable {
             throw new IllegalStateException("insert of a key that is present");
         }
         // Reserve the table first (it can be freed unpublished), then the entry; only then modify.
-        final Table current = liveTable();
+        final Table current = currentTable();
         final int freeSlot = firstFreeSlot(current, hash);
         final Table rebuilt = needsRebuild(current, freeSlot) ? allocateRebuild(current) : null;
         final long ref;
@@ -662,7 +662,7 @@ public final class Segment implements AutoCloseable {
 
     /** The slot an inline insert goes to, after growing or cleaning the table if needed (may throw first). */
     private int inlineSlotForInsert(long hash) {
-        final Table current = liveTable();
+        final Table current = currentTable();
         final int freeSlot = firstFreeSlot(current, hash);
         if (!needsRebuild(current, freeSlot)) {
             return freeSlot;
@@ -697,7 +697,7 @@ public final class Segment implements AutoCloseable {
      */
     public void replaceValue(int slot, DirectBuffer value, int valueOffset, int valueLength) {
         checkRegion(value, valueOffset, valueLength, "value");
-        final Table t = liveTable();
+        final Table t = currentTable();
         final long slotAddress = fullSlotAddress(t, slot);
         if (inline) {
             checkEntrySize(keyWidth, valueLength);
@@ -721,7 +721,7 @@ public final class Segment implements AutoCloseable {
      * @param slot a FULL slot
      */
     public void removeAt(int slot) {
-        final Table t = liveTable();
+        final Table t = currentTable();
         final long slotAddress = fullSlotAddress(t, slot);
         if (!inline) {
             arena.free(MemoryAccess.getLong(slotAddress + 8));
@@ -763,7 +763,7 @@ public final class Segment implements AutoCloseable {
      *         {@link #exportBytes}. {@code nextSlot == min(toSlot, capacity)} when the range is done.
      */
     public long exportRange(int fromSlot, int toSlot, MutableDirectBuffer out, int outOffset, int maxBytes) {
-        final Table t = liveTable();
+        final Table t = currentTable();
         final int end = Math.min(toSlot, t.capacity);
         int written = 0;
         int slot = fromSlot;
@@ -826,7 +826,7 @@ public final class Segment implements AutoCloseable {
      * @throws OffHeapMemoryExhaustedException if the budget refuses (records before the failing one are applied)
      */
     public int importRecords(DirectBuffer records, int offset, int length) {
-        liveTable();   // closed: IllegalStateException even for an empty region
+        currentTable();   // closed: IllegalStateException even for an empty region
         checkRegion(records, offset, length, "records");
         int count = 0;
         for (int at = offset, end = offset + length; at < end; count++) {
@@ -881,7 +881,7 @@ public final class Segment implements AutoCloseable {
      * @return capacity, a multiple of 8
      */
     public int capacity() {
-        return liveTable().capacity;
+        return currentTable().capacity;
     }
 
     /**
@@ -949,15 +949,14 @@ public final class Segment implements AutoCloseable {
     // Internals
     // =========================================================================================================
 
-    private Table readableTable() {
-        final Table t = table;
-        if (t == null) {
-            throw closed();
-        }
-        return t;
-    }
-
-    private Table liveTable() {
+    /**
+     * The current table, for writers under the map's lock and for optimistic readers alike. A reader may get a
+     * table that a writer retires a moment later; {@link EpochDomain} keeps it mapped until the reader's section
+     * ends, so every address derived from its own fields stays readable.
+     *
+     * @throws IllegalStateException if the segment is closed
+     */
+    private Table currentTable() {
         final Table t = table;
         if (t == null) {
             throw closed();
