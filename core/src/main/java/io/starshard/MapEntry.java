@@ -1,5 +1,7 @@
 package io.starshard;
 
+import io.starshard.internal.MapEngine;
+
 import java.util.Map;
 
 /**
@@ -49,7 +51,7 @@ final class MapEntry<K, V> implements Map.Entry<K, V> {
     /** {@code key ^ value} hash codes per {@link Map.Entry#hashCode}, arrays by content so that it is stable. */
     @Override
     public int hashCode() {
-        return ShardedHashMap.elementHash(key) ^ ShardedHashMap.elementHash(value);
+        return MapEngine.elementHash(key) ^ MapEngine.elementHash(value);
     }
 
     @Override

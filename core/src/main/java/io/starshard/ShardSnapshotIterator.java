@@ -1,9 +1,9 @@
 package io.starshard;
 
-import io.starshard.offheap.Segment;
+import io.starshard.internal.MapEngine;
+import io.starshard.offheap.RecordDescriptor;
 import org.agrona.ExpandableArrayBuffer;
 
-import java.nio.ByteOrder;
 import java.util.Iterator;
 import java.util.Map;
 import java.util.NoSuchElementException;
@@ -14,8 +14,8 @@ import java.util.NoSuchElementException;
  *
  * <p>Why copy: decoding runs user code (codecs) and the caller's loop body runs between elements; neither may
  * run under a shard lock or against shared memory. Copying one shard at a time keeps the heap cost to the
- * largest shard and makes iteration per-shard consistent, like the seed. {@link #remove()} removes the last
- * key from the map, whatever its value is by then (as {@code ConcurrentHashMap}'s iterators do).
+ * largest shard and makes iteration per-shard consistent. {@link #remove()} removes the last key from the map,
+ * whatever its value is by then (as {@code ConcurrentHashMap}'s iterators do).
  *
  * @param <K> key type
  * @param <V> value type
@@ -27,7 +27,9 @@ final class ShardSnapshotIterator<K, V, T> implements Iterator<T> {
     static final int ENTRIES = 2;
 
     private final ShardedHashMap<K, V> map;
+    private final MapEngine<K, V> engine;
     private final int kind;
+    private final int shardCount;
     private final ExpandableArrayBuffer records = new ExpandableArrayBuffer(256);
     /** Bytes of the last key (values iteration decodes keys only if remove() asks). */
     private final ExpandableArrayBuffer lastKeyBytes = new ExpandableArrayBuffer(32);
@@ -38,19 +40,20 @@ final class ShardSnapshotIterator<K, V, T> implements Iterator<T> {
     private int limit;
 
     ShardSnapshotIterator(ShardedHashMap<K, V> map, int kind) {
-        map.checkUsable();
         this.map = map;
+        this.engine = map.engine();
+        this.shardCount = engine.shardCount();   // also the closed and re-entrancy checks
         this.kind = kind;
     }
 
     @Override
     public boolean hasNext() {
-        map.checkOpen();   // also when the current shard's copy is buffered: a closed map answers nothing
+        engine.checkUsable();   // also when the current shard's copy is buffered: a closed map answers nothing
         while (position >= limit) {
-            if (nextShard >= map.shardCount()) {
+            if (nextShard >= shardCount) {
                 return false;
             }
-            limit = map.exportShard(nextShard++, records);
+            limit = engine.exportShard(nextShard++, records);
             position = 0;
         }
         return true;
@@ -62,24 +65,24 @@ final class ShardSnapshotIterator<K, V, T> implements Iterator<T> {
         if (!hasNext()) {
             throw new NoSuchElementException();
         }
-        final int keyLength = records.getInt(position + 8, ByteOrder.LITTLE_ENDIAN);
-        final int valueLength = records.getInt(position + 12, ByteOrder.LITTLE_ENDIAN);
-        final int keyAt = position + Segment.RECORD_HEADER_BYTES;
-        final int valueAt = keyAt + keyLength;
-        position = valueAt + valueLength;
+        final int keyLength = RecordDescriptor.keyLength(records, position);
+        final int valueLength = RecordDescriptor.valueLength(records, position);
+        final int keyAt = RecordDescriptor.keyOffset(position);
+        final int valueAt = RecordDescriptor.valueOffset(position, keyLength);
+        position += RecordDescriptor.recordLength(keyLength, valueLength);
         if (kind == VALUES) {
             lastKey = null;
             lastKeyBytes.putBytes(0, records, keyAt, keyLength);
             lastKeyLength = keyLength;
-            return (T) map.decodeValue(records, valueAt, valueLength);
+            return (T) engine.decodeValue(records, valueAt, valueLength);
         }
-        final K key = map.decodeKey(records, keyAt, keyLength);
+        final K key = engine.decodeKey(records, keyAt, keyLength);
         lastKey = key;
         lastKeyLength = keyLength;
         if (kind == KEYS) {
             return (T) key;
         }
-        return (T) new MapEntry<>(map, key, map.decodeValue(records, valueAt, valueLength));
+        return (T) new MapEntry<>(map, key, engine.decodeValue(records, valueAt, valueLength));
     }
 
     @Override
@@ -87,7 +90,7 @@ final class ShardSnapshotIterator<K, V, T> implements Iterator<T> {
         if (lastKeyLength < 0) {
             throw new IllegalStateException("next() has not been called, or remove() was already called");
         }
-        final K key = lastKey != null ? lastKey : map.decodeKey(lastKeyBytes, 0, lastKeyLength);
+        final K key = lastKey != null ? lastKey : engine.decodeKey(lastKeyBytes, 0, lastKeyLength);
         lastKey = null;
         lastKeyLength = -1;
         map.remove(key);

@@ -1,8 +1,11 @@
 package io.starshard;
 
+import io.starshard.internal.MapEngine;
+
 import java.util.AbstractCollection;
 import java.util.Collection;
 import java.util.Iterator;
+import java.util.Spliterator;
 
 /** {@link ShardedHashMap#values()}: a live view; removal writes through, adding is not supported. */
 final class ValuesView<K, V> extends AbstractCollection<V> {
@@ -15,6 +18,11 @@ final class ValuesView<K, V> extends AbstractCollection<V> {
     @Override
     public Iterator<V> iterator() {
         return new ShardSnapshotIterator<>(map, ShardSnapshotIterator.VALUES);
+    }
+
+    @Override
+    public Spliterator<V> spliterator() {
+        return ViewSupport.spliterator(iterator(), ViewSupport.CHARACTERISTICS);
     }
 
     @Override
@@ -40,11 +48,11 @@ final class ValuesView<K, V> extends AbstractCollection<V> {
     @Override
     public boolean remove(Object o) {
         if (o == null) {
-            map.checkUsable();
+            map.engine().checkUsable();
             return false;
         }
         for (Iterator<V> it = iterator(); it.hasNext();) {
-            if (ShardedHashMap.valueEquals(o, it.next())) {
+            if (MapEngine.valueEquals(o, it.next())) {
                 it.remove();
                 return true;
             }

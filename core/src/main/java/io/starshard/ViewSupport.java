@@ -3,10 +3,31 @@ package io.starshard;
 import java.util.Collection;
 import java.util.Iterator;
 import java.util.Objects;
+import java.util.Spliterator;
+import java.util.Spliterators;
 
 /** What the three live views of {@link ShardedHashMap} share. */
 final class ViewSupport {
+    /**
+     * What the views' spliterators report, as {@code ConcurrentHashMap}'s do. Not {@code SIZED}: the iterators
+     * are weakly consistent, so a size taken before a traversal need not match what it sees, and a stream that
+     * trusted it would fail ("End size ... is less than fixed size") under concurrent writes.
+     */
+    static final int CHARACTERISTICS = Spliterator.CONCURRENT | Spliterator.NONNULL;
+
     private ViewSupport() {
+    }
+
+    /**
+     * A spliterator over a view's iterator with the views' characteristics.
+     *
+     * @param iterator        the view's iterator
+     * @param characteristics {@link #CHARACTERISTICS}, plus {@code DISTINCT} for the key and entry sets
+     * @param <E>             element type
+     * @return a spliterator of unknown size
+     */
+    static <E> Spliterator<E> spliterator(Iterator<E> iterator, int characteristics) {
+        return Spliterators.spliteratorUnknownSize(iterator, characteristics);
     }
 
     /**

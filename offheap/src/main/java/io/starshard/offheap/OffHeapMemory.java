@@ -116,6 +116,48 @@ public final class OffHeapMemory {
         return address;
     }
 
+    /**
+     * The JVM flag the off-heap access needs: Agrona, through which all raw memory access goes, uses
+     * {@code jdk.internal.misc.Unsafe}, which {@code java.base} does not export by default.
+     */
+    public static final String REQUIRED_JVM_FLAG = "--add-exports=java.base/jdk.internal.misc=ALL-UNNAMED";
+
+    /**
+     * Fails fast, with one message that says what to do, when this JVM does not grant the raw memory access
+     * every map needs. Without the check a map could be built and read while empty and would then fail at its
+     * first write with an {@code IllegalAccessError} from inside Agrona, and at every write after with
+     * {@code NoClassDefFoundError}.
+     *
+     * @throws IllegalStateException if raw memory access is not available; the message names the flag and how
+     *                               to pass it
+     */
+    public static void requireMemoryAccess() {
+        final Throwable problem = AccessProbe.PROBLEM;
+        if (problem != null) {
+            throw new IllegalStateException("Starshard needs the JVM flag " + REQUIRED_JVM_FLAG
+                + " (its off-heap memory access goes through Agrona, which uses jdk.internal.misc.Unsafe)."
+                + " Pass it to the JVM that runs the map: on the java command line; for Maven tests in the"
+                + " surefire/failsafe <argLine>; for mvn exec:exec in <commandlineArgs>, for mvn exec:java in"
+                + " MAVEN_OPTS; for Gradle in jvmArgs (tests: test { jvmArgs '" + REQUIRED_JVM_FLAG + "' });"
+                + " in an executable jar as the manifest entry 'Add-Exports: java.base/jdk.internal.misc'. On the"
+                + " module path export to org.agrona instead of ALL-UNNAMED. Cause: " + problem, problem);
+        }
+    }
+
+    /** Tries raw memory access once per JVM; the outcome cannot change while the JVM runs. */
+    private static final class AccessProbe {
+        static final Throwable PROBLEM = probe();
+
+        private static Throwable probe() {
+            try {
+                MemoryAccess.free(MemoryAccess.allocate(8));
+                return null;
+            } catch (LinkageError | RuntimeException e) {
+                return e;
+            }
+        }
+    }
+
     /** Frees a block returned by {@link #allocate} and releases its reservation. */
     void free(long address, long bytes) {
         MemoryAccess.free(address);

@@ -1,6 +1,7 @@
 package io.starshard.tests;
 
 import io.starshard.ShardedHashMap;
+import io.starshard.ShardedHashMapBuilder;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -53,7 +54,7 @@ class DifferentialTest {
 
     /** Key and value generators for one type pair; {@code value(i)} for small i repeats on purpose. */
     abstract static class Types<K, V> {
-        abstract ShardedHashMap.Builder<K, V> builder();
+        abstract ShardedHashMapBuilder<K, V> builder();
 
         abstract K key(int i);
 
@@ -65,7 +66,7 @@ class DifferentialTest {
 
     static final class LongLong extends Types<Long, Long> {
         @Override
-        ShardedHashMap.Builder<Long, Long> builder() {
+        ShardedHashMapBuilder<Long, Long> builder() {
             return ShardedHashMap.builder(Long.class, Long.class);
         }
 
@@ -87,7 +88,7 @@ class DifferentialTest {
 
     static final class StringString extends Types<String, String> {
         @Override
-        ShardedHashMap.Builder<String, String> builder() {
+        ShardedHashMapBuilder<String, String> builder() {
             return ShardedHashMap.builder(String.class, String.class);
         }
 

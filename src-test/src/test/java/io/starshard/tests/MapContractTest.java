@@ -3,6 +3,7 @@ package io.starshard.tests;
 import io.starshard.MemoryStats;
 import io.starshard.ShardStats;
 import io.starshard.ShardedHashMap;
+import io.starshard.ShardedHashMapBuilder;
 import io.starshard.codec.KryoCodec;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -61,7 +62,7 @@ class MapContractTest {
     @Nested
     class LongToLong extends Contract<Long, Long> {
         @Override
-        ShardedHashMap.Builder<Long, Long> builder() {
+        ShardedHashMapBuilder<Long, Long> builder() {
             return ShardedHashMap.builder(Long.class, Long.class);
         }
 
@@ -149,7 +150,7 @@ class MapContractTest {
     @Nested
     class StringToBytes extends Contract<String, byte[]> {
         @Override
-        ShardedHashMap.Builder<String, byte[]> builder() {
+        ShardedHashMapBuilder<String, byte[]> builder() {
             return ShardedHashMap.builder(String.class, byte[].class);
         }
 
@@ -201,7 +202,7 @@ class MapContractTest {
     @Nested
     class IntegerToString extends Contract<Integer, String> {
         @Override
-        ShardedHashMap.Builder<Integer, String> builder() {
+        ShardedHashMapBuilder<Integer, String> builder() {
             return ShardedHashMap.builder(Integer.class, String.class);
         }
 
@@ -240,7 +241,7 @@ class MapContractTest {
         private final KryoCodec<Item> codec = KryoCodec.builder(Item.class).register(Tag.class).build();
 
         @Override
-        ShardedHashMap.Builder<Long, Item> builder() {
+        ShardedHashMapBuilder<Long, Item> builder() {
             return ShardedHashMap.builder(Long.class, Item.class).valueCodec(codec);
         }
 
@@ -282,7 +283,7 @@ class MapContractTest {
     abstract static class Contract<K, V> {
         ShardedHashMap<K, V> map;
 
-        abstract ShardedHashMap.Builder<K, V> builder();
+        abstract ShardedHashMapBuilder<K, V> builder();
 
         abstract K key(int i);
 

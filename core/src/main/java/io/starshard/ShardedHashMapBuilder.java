@@ -1,0 +1,207 @@
+package io.starshard;
+
+import io.starshard.codec.Codec;
+import io.starshard.codec.Codecs;
+import io.starshard.offheap.KeyHasher;
+import io.starshard.offheap.OffHeapMemory;
+import io.starshard.offheap.SegmentSpec;
+
+/**
+ * Configures and builds a {@link ShardedHashMap}; obtained from {@link ShardedHashMap#builder}.
+ *
+ * <p>How to choose the settings:
+ * <ul>
+ *   <li>{@link #shards(int)}: enough that writers rarely meet on one shard (a few times the number of threads
+ *       that write concurrently); the default {@value ShardedHashMap#DEFAULT_SHARDS} suits most services. More
+ *       shards cost a little memory each, and only once they are written to.</li>
+ *   <li>{@link #expectedEntries(long)}: the number of entries you expect; each shard's table is then allocated at
+ *       its final size, so loading never pauses to grow a table and memory per entry is lowest.</li>
+ *   <li>{@link #memoryBudget(long)}: the most off-heap memory the map may take; a write that would need more
+ *       fails with {@link io.starshard.offheap.OffHeapMemoryExhaustedException} and changes nothing.</li>
+ * </ul>
+ * Not thread-safe; {@link #build()} may be called repeatedly, each time for a new map.
+ *
+ * @param <K> key type
+ * @param <V> value type
+ */
+public final class ShardedHashMapBuilder<K, V> {
+    private final Class<K> keyType;
+    private final Class<V> valueType;
+    private int shards = ShardedHashMap.DEFAULT_SHARDS;
+    private int maxShards = ShardedHashMap.MAX_SHARDS;
+    private Codec<K> keyCodec;
+    private Codec<V> valueCodec;
+    private int maxEntryBytes = ShardedHashMap.DEFAULT_MAX_ENTRY_BYTES;
+    private long memoryBudget = OffHeapMemory.UNLIMITED;
+    private Long hashSeed;
+    private long expectedEntries;
+
+    @SuppressWarnings("unchecked")
+    ShardedHashMapBuilder(Class<? super K> keyType, Class<? super V> valueType) {
+        this.keyType = (Class<K>) wrap(requireNonNull(keyType, "keyType"));
+        this.valueType = (Class<V>) wrap(requireNonNull(valueType, "valueType"));
+    }
+
+    /**
+     * Shard count, checked strictly at {@link #build()}: 0 means {@value ShardedHashMap#DEFAULT_SHARDS}; a negative
+     * count or one above {@link #maxShards(int)} throws {@link ShardCountException}.
+     *
+     * @param shards the shard count
+     * @return this builder
+     */
+    public ShardedHashMapBuilder<K, V> shards(int shards) {
+        this.shards = shards;
+        return this;
+    }
+
+    /**
+     * The cap on the shard count: {@code max(cap, 1)}, at most {@value ShardedHashMap#MAX_SHARDS}.
+     *
+     * @param cap the cap
+     * @return this builder
+     * @throws ShardCountException if {@code cap} exceeds {@value ShardedHashMap#MAX_SHARDS}
+     */
+    public ShardedHashMapBuilder<K, V> maxShards(int cap) {
+        if (cap > ShardedHashMap.MAX_SHARDS) {
+            throw new ShardCountException(cap, ShardedHashMap.MAX_SHARDS);
+        }
+        this.maxShards = Math.max(cap, 1);
+        return this;
+    }
+
+    /**
+     * The key codec (default: the built-in codec of the key class, else a Kryo codec).
+     *
+     * @param codec the codec
+     * @return this builder
+     */
+    public ShardedHashMapBuilder<K, V> keyCodec(Codec<K> codec) {
+        this.keyCodec = requireNonNull(codec, "keyCodec");
+        return this;
+    }
+
+    /**
+     * The value codec (default: the built-in codec of the value class, else a Kryo codec). For a value type with
+     * type parameters, e.g. {@code List<String>}, pass a codec of the raw class: it is accepted for any
+     * parameterisation.
+     *
+     * @param codec the codec
+     * @return this builder
+     */
+    @SuppressWarnings("unchecked")
+    public ShardedHashMapBuilder<K, V> valueCodec(Codec<? super V> codec) {
+        this.valueCodec = (Codec<V>) requireNonNull(codec, "valueCodec");
+        return this;
+    }
+
+    /**
+     * Limit on the encoded key plus value of one entry, 1 to 2^30 bytes (default 1 MiB). A write of a larger
+     * entry, through any method, throws {@link io.starshard.offheap.EntryTooLargeException}.
+     *
+     * @param bytes the limit
+     * @return this builder
+     * @throws IllegalArgumentException if out of range
+     */
+    public ShardedHashMapBuilder<K, V> maxEntryBytes(int bytes) {
+        if (bytes < 1 || bytes > SegmentSpec.MAX_ENTRY_BYTES_LIMIT) {
+            throw new IllegalArgumentException("maxEntryBytes must be 1.." + SegmentSpec.MAX_ENTRY_BYTES_LIMIT
+                + ", was " + bytes);
+        }
+        this.maxEntryBytes = bytes;
+        return this;
+    }
+
+    /**
+     * Most off-heap bytes the map may hold: every table, arena chunk and large entry it allocates counts,
+     * including memory replaced by growth and not yet freed because a reader may still see it. A write that would
+     * need more fails and changes nothing.
+     *
+     * @param bytes the budget, positive
+     * @return this builder
+     * @throws IllegalArgumentException if not positive
+     */
+    public ShardedHashMapBuilder<K, V> memoryBudget(long bytes) {
+        if (bytes <= 0) {
+            throw new IllegalArgumentException("memoryBudget must be positive, was " + bytes);
+        }
+        this.memoryBudget = bytes;
+        return this;
+    }
+
+    /**
+     * A fixed hash seed (default: random per map, which defends against hash flooding).
+     *
+     * @param seed the seed
+     * @return this builder
+     */
+    public ShardedHashMapBuilder<K, V> hashSeed(long seed) {
+        this.hashSeed = seed;
+        return this;
+    }
+
+    /**
+     * Expected number of entries: each shard's table is sized on creation to hold its share without growing.
+     *
+     * @param entries expected entries, 0 for no presizing
+     * @return this builder
+     * @throws IllegalArgumentException if negative
+     */
+    public ShardedHashMapBuilder<K, V> expectedEntries(long entries) {
+        if (entries < 0) {
+            throw new IllegalArgumentException("expectedEntries must be >= 0, was " + entries);
+        }
+        this.expectedEntries = entries;
+        return this;
+    }
+
+    /**
+     * Builds the map. Allocates no off-heap memory: shards are created by their first write.
+     *
+     * @return a new map; close it when done (try-with-resources)
+     * @throws ShardCountException      if the shard count is negative or above the cap
+     * @throws IllegalArgumentException if a codec handles another type than the builder's
+     * @throws IllegalStateException    if the JVM lacks the flag the off-heap access needs (the message says which
+     *                                  and how to pass it)
+     */
+    public ShardedHashMap<K, V> build() {
+        final int requested = ShardedHashMap.requestedShards(shards, maxShards);
+        if (requested > maxShards) {
+            throw new ShardCountException(requested, maxShards);
+        }
+        final Codec<K> keys = keyCodec != null ? checkType("key", keyCodec, keyType) : Codecs.forClass(keyType);
+        final Codec<V> values = valueCodec != null ? checkType("value", valueCodec, valueType)
+            : Codecs.forClass(valueType);
+        final KeyHasher hasher = hashSeed != null ? new KeyHasher(hashSeed) : KeyHasher.randomSeed();
+        return new ShardedHashMap<>(keyType, valueType, keys, values, hasher, requested, maxShards, maxEntryBytes,
+            memoryBudget, expectedEntries);
+    }
+
+    private static <T> Codec<T> checkType(String what, Codec<T> codec, Class<T> type) {
+        if (!wrap(codec.type()).isAssignableFrom(type)) {
+            throw new IllegalArgumentException(what + " codec handles " + codec.type().getName() + ", not "
+                + type.getName());
+        }
+        return codec;
+    }
+
+    private static Class<?> wrap(Class<?> type) {
+        if (!type.isPrimitive()) {
+            return type;
+        }
+        if (type == long.class) {
+            return Long.class;
+        } else if (type == int.class) {
+            return Integer.class;
+        } else if (type == double.class) {
+            return Double.class;
+        }
+        throw new IllegalArgumentException("primitive type " + type + " is not supported; use its wrapper class");
+    }
+
+    private static <T> T requireNonNull(T value, String name) {
+        if (value == null) {
+            throw new NullPointerException(name);
+        }
+        return value;
+    }
+}

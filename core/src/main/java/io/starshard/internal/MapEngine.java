@@ -1,0 +1,1050 @@
+package io.starshard.internal;
+
+import io.starshard.BatchWriteException;
+import io.starshard.MemoryStats;
+import io.starshard.ShardStats;
+import io.starshard.codec.Codec;
+import io.starshard.internal.ThreadContext.Frame;
+import io.starshard.offheap.KeyHasher;
+import io.starshard.offheap.OffHeapMemory;
+import io.starshard.offheap.Segment;
+import io.starshard.offheap.SegmentSpec;
+import io.starshard.offheap.SegmentStats;
+import org.agrona.DirectBuffer;
+import org.agrona.ExpandableArrayBuffer;
+
+import java.lang.ref.Cleaner;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.function.BiFunction;
+import java.util.function.BiPredicate;
+import java.util.function.Function;
+
+/**
+ * The engine behind {@code ShardedHashMap}: every operation of the map, built from one write core, one read
+ * protocol and one encoder. Internal: the public API and its documentation are on the map itself.
+ *
+ * <h2>Implementation notes</h2>
+ * <ul>
+ *   <li><b>Writes</b> go through three methods, each "route → write lock → check open → find → mutate →
+ *       count": {@link #putVal} (insert or replace), {@link #replaceNode} (replace or remove a present key,
+ *       optionally only if its value equals an expected one) and {@link #remap} (compute a new value from the
+ *       current one under the lock). The key and value are encoded into the thread's {@link Frame} before the
+ *       lock is taken, so a failing codec changes nothing; every allocation a write needs is made by the segment
+ *       before it changes anything, so a full memory budget changes nothing either.</li>
+ *   <li><b>Reads</b> go through {@link ReadProtocol}: optimistic inside an epoch section, the read lock as
+ *       fallback, decoded from a private copy after validation.</li>
+ *   <li><b>The {@code long} methods</b> of a {@code Long -> Long} map use the same three write methods with the
+ *       key and value bytes put into the frame directly: no boxing, and the same limits and counts.</li>
+ *   <li><b>User code</b> (compute functions, retain predicates) runs under a shard's write lock, marked in the
+ *       thread's context so that a call back into this map fails instead of deadlocking.</li>
+ * </ul>
+ *
+ * @param <K> key type
+ * @param <V> value type
+ */
+public final class MapEngine<K, V> {
+    /** A write core result: the key was absent (and, for {@link #putVal}, has been inserted). */
+    private static final int ABSENT = -1;
+    /** A write core result: the key was present; its value was not copied out. */
+    private static final int PRESENT = -2;
+    /** A {@link #replaceNode} result: the current value did not equal the expected one; nothing changed. */
+    private static final int MISMATCH = -3;
+    /** A {@link Remapping} result: remove the key (or leave it absent). */
+    private static final int REMOVE = -1;
+    /** A {@link Remapping} result: change nothing. */
+    private static final int KEEP = -2;
+
+    private static final System.Logger LOG = System.getLogger("io.starshard.ShardedHashMap");
+    private static final Cleaner LEAK_CLEANER = Cleaner.create();
+
+    private final EntryCodec<K, V> codec;
+    private final ShardTable shards;
+    private final ReadProtocol reads;
+
+    private MapEngine(EntryCodec<K, V> codec, ShardTable shards) {
+        this.codec = codec;
+        this.shards = shards;
+        this.reads = new ReadProtocol(shards);
+    }
+
+    /**
+     * Creates an engine; allocates no off-heap memory (shards are created by their first write).
+     *
+     * @param keyType         key class (a wrapper, never a primitive class)
+     * @param valueType       value class
+     * @param keyCodec        key codec
+     * @param valueCodec      value codec
+     * @param hasher          the key hasher (its seed is the map's)
+     * @param shardCount      shards, already validated
+     * @param maxEntryBytes   limit on key plus value bytes, already validated
+     * @param memoryBudget    off-heap budget in bytes, or {@link OffHeapMemory#UNLIMITED}
+     * @param expectedEntries entries to presize for, 0 for none
+     * @param <K>             key type
+     * @param <V>             value type
+     * @return a new engine
+     * @throws IllegalStateException if the JVM does not grant the off-heap access the map needs
+     */
+    public static <K, V> MapEngine<K, V> create(Class<K> keyType, Class<V> valueType, Codec<K> keyCodec,
+                                                Codec<V> valueCodec, KeyHasher hasher, int shardCount,
+                                                int maxEntryBytes, long memoryBudget, long expectedEntries) {
+        OffHeapMemory.requireMemoryAccess();
+        final int keyWidth = keyCodec.fixedLength();
+        final int valueWidth = valueCodec.fixedLength();
+        final SegmentSpec base = SegmentSpec.fitsInline(keyWidth, valueWidth)
+            ? SegmentSpec.inline(keyWidth, valueWidth, hasher)
+            : SegmentSpec.indirect(maxEntryBytes);
+        final SegmentSpec spec = base.withInitialEntries(initialEntriesPerShard(expectedEntries, shardCount));
+        final EntryCodec<K, V> codec = new EntryCodec<>(keyType, valueType, keyCodec, valueCodec, hasher,
+            maxEntryBytes, spec.isInline());
+        return new MapEngine<>(codec, new ShardTable(shardCount, spec, new OffHeapMemory(memoryBudget)));
+    }
+
+    /** Entries a shard's first table holds: the expected share plus four standard deviations of slack. */
+    private static int initialEntriesPerShard(long expectedEntries, int shardCount) {
+        if (expectedEntries <= 0) {
+            return SegmentSpec.DEFAULT_INITIAL_ENTRIES;
+        }
+        final double share = (double) expectedEntries / shardCount;
+        return (int) Math.min(Integer.MAX_VALUE / 2, Math.ceil(share + 4 * Math.sqrt(share) + 8));
+    }
+
+    // =========================================================================================================
+    // The write core
+    // =========================================================================================================
+
+    /**
+     * Inserts the entry in {@code f}, or replaces the value of its key unless {@code onlyIfAbsent}.
+     *
+     * @return {@link #ABSENT} if the key was new (inserted); otherwise the length of the previous value, copied
+     *         into {@code f.read} when {@code wantPrevious}, or {@link #PRESENT}
+     */
+    private int putVal(ThreadContext ctx, Frame f, boolean onlyIfAbsent, boolean wantPrevious) {
+        final Shard shard = shards.lockForWrite(ctx, f.hash, true);
+        try {
+            final Segment segment = shard.segment;
+            final int slot = segment.find(f.hash, f.key, 0, f.keyLength);
+            if (slot < 0) {
+                insert(segment, f);
+                return ABSENT;
+            }
+            final int previous = wantPrevious ? segment.readValue(slot, f.read, 0) : PRESENT;
+            if (!onlyIfAbsent) {
+                segment.replaceValue(slot, f.value, 0, f.valueLength);
+            }
+            return previous;
+        } finally {
+            ShardTable.unlockWrite(shard);
+        }
+    }
+
+    /**
+     * Replaces the value of the key in {@code f} with {@code f}'s value, or removes the key, provided it is present
+     * and (if {@code expected} is not null) its value equals {@code expected}.
+     *
+     * @return {@link #ABSENT}, {@link #MISMATCH}, or the length of the previous value, copied into {@code f.read}
+     *         when {@code wantPrevious} (else {@link #PRESENT})
+     */
+    private int replaceNode(ThreadContext ctx, Frame f, boolean remove, Object expected, boolean wantPrevious) {
+        final Shard shard = shards.lockForWrite(ctx, f.hash, false);
+        if (shard == null) {
+            return ABSENT;
+        }
+        try {
+            final Segment segment = shard.segment;
+            final int slot = segment.find(f.hash, f.key, 0, f.keyLength);
+            if (slot < 0) {
+                return ABSENT;
+            }
+            int previous = PRESENT;
+            if (wantPrevious || expected != null) {
+                previous = segment.readValue(slot, f.read, 0);
+                if (expected != null && !valueEquals(expected, codec.decodeRead(f, previous))) {
+                    return MISMATCH;
+                }
+            }
+            if (remove) {
+                segment.removeAt(slot);
+                shards.removed(1);
+            } else {
+                segment.replaceValue(slot, f.value, 0, f.valueLength);
+            }
+            return previous;
+        } finally {
+            ShardTable.unlockWrite(shard);
+        }
+    }
+
+    /** A new value computed from the current one, under the key's shard write lock. */
+    private interface Remapping {
+        /**
+         * @param f       the frame: the current value is in {@code f.read} if {@code current >= 0}
+         * @param current the current value's length, or {@link #ABSENT}
+         * @return {@link #REMOVE}, {@link #KEEP}, or the length of the new value, encoded into {@code f.value}
+         */
+        int remap(Frame f, int current);
+    }
+
+    /**
+     * Applies {@code remapping} to the key in {@code f} under its shard's write lock.
+     *
+     * @param create whether an absent key may be inserted (creating its shard if needed)
+     */
+    private void remap(ThreadContext ctx, Frame f, Remapping remapping, boolean create) {
+        final Shard shard = shards.lockForWrite(ctx, f.hash, create);
+        if (shard == null) {
+            return;
+        }
+        try {
+            final Segment segment = shard.segment;
+            final int slot = segment.find(f.hash, f.key, 0, f.keyLength);
+            final int current = slot >= 0 ? segment.readValue(slot, f.read, 0) : ABSENT;
+            final int updated = remapping.remap(f, current);
+            if (updated >= 0) {
+                f.valueLength = updated;
+                if (slot >= 0) {
+                    segment.replaceValue(slot, f.value, 0, updated);
+                } else {
+                    insert(segment, f);
+                }
+            } else if (updated == REMOVE && slot >= 0) {
+                segment.removeAt(slot);
+                shards.removed(1);
+            }
+        } finally {
+            ShardTable.unlockWrite(shard);
+        }
+    }
+
+    private void insert(Segment segment, Frame f) {
+        segment.insert(f.hash, f.key, 0, f.keyLength, f.value, 0, f.valueLength);
+        shards.added();
+    }
+
+    // =========================================================================================================
+    // Frames: encode before locking
+    // =========================================================================================================
+
+    /**
+     * Pushes a frame holding {@code key}, encoded for an operation that only acts on a present key.
+     *
+     * @return the frame (pop it in {@code finally}), or null if the key cannot be present (wrong type, too long);
+     *         then nothing was pushed and the map was checked to be open
+     */
+    private Frame pushLookupKey(ThreadContext ctx, Object key) {
+        final K k = codec.keyOrNull(key);
+        if (k != null) {
+            final Frame f = ctx.push();
+            try {
+                if (codec.encodeLookupKey(k, f)) {
+                    return f;
+                }
+            } catch (RuntimeException | Error e) {
+                ctx.pop();
+                throw e;
+            }
+            ctx.pop();
+        }
+        shards.checkOpen();
+        return null;
+    }
+
+    /** Pushes a frame holding {@code key} encoded for storing (and {@code value}, if not null). */
+    private Frame pushEntry(ThreadContext ctx, K key, V value) {
+        final Frame f = ctx.push();
+        try {
+            codec.encodeKey(key, f);
+            if (value != null) {
+                codec.encodeValue(value, f);
+            }
+            return f;
+        } catch (RuntimeException | Error e) {
+            ctx.pop();
+            throw e;
+        }
+    }
+
+    // =========================================================================================================
+    // Object reads
+    // =========================================================================================================
+
+    /**
+     * The value of {@code key} decoded into {@code reuse} where the codec supports it, or null.
+     *
+     * @param key   a non-null key of any type
+     * @param reuse an instance to decode into, or null
+     * @return the value or null
+     */
+    public V optimisticGet(Object key, V reuse) {
+        final ThreadContext ctx = shards.context();
+        final Frame f = pushLookupKey(ctx, key);
+        if (f == null) {
+            return null;
+        }
+        try {
+            final int length = (int) reads.read(ctx, ReadProtocol.VALUE, f, f.hash, Segment.NOT_FOUND);
+            return length < 0 ? null : codec.decodeRead(f, length, reuse);
+        } finally {
+            ctx.pop();
+        }
+    }
+
+    /**
+     * Whether {@code key} is present, without copying its value.
+     *
+     * @param key a non-null key of any type
+     * @return true if present
+     */
+    public boolean optimisticContainsKey(Object key) {
+        final ThreadContext ctx = shards.context();
+        final Frame f = pushLookupKey(ctx, key);
+        if (f == null) {
+            return false;
+        }
+        try {
+            return reads.read(ctx, ReadProtocol.PRESENCE, f, f.hash, 0) != 0;
+        } finally {
+            ctx.pop();
+        }
+    }
+
+    // =========================================================================================================
+    // Object writes
+    // =========================================================================================================
+
+    /**
+     * Puts an entry.
+     *
+     * @param key          the key
+     * @param value        the value
+     * @param onlyIfAbsent leave a present key's value as it is
+     * @return the previous (or, with {@code onlyIfAbsent}, the existing) value, or null
+     */
+    public V put(K key, V value, boolean onlyIfAbsent) {
+        final ThreadContext ctx = shards.context();
+        final Frame f = pushEntry(ctx, key, value);
+        try {
+            final int previous = putVal(ctx, f, onlyIfAbsent, true);
+            return previous < 0 ? null : codec.decodeRead(f, previous);
+        } finally {
+            ctx.pop();
+        }
+    }
+
+    /**
+     * Puts an entry without decoding the previous value.
+     *
+     * @param key   the key
+     * @param value the value
+     * @return true if the key was new
+     */
+    public boolean set(K key, V value) {
+        final ThreadContext ctx = shards.context();
+        final Frame f = pushEntry(ctx, key, value);
+        try {
+            return putVal(ctx, f, false, false) == ABSENT;
+        } finally {
+            ctx.pop();
+        }
+    }
+
+    /** A {@link #replaceOrRemove} result: the write was applied and the previous value not decoded. */
+    private static final Object APPLIED = new Object();
+
+    /**
+     * Replaces (or, if {@code value} is null, removes) a present key, if {@code expected} is null or equals its
+     * current value.
+     *
+     * @return null if nothing changed; else the decoded previous value if {@code decodePrevious}, or {@link #APPLIED}
+     */
+    private Object replaceOrRemove(Object key, V value, Object expected, boolean decodePrevious) {
+        final ThreadContext ctx = shards.context();
+        final Frame f = pushLookupKey(ctx, key);
+        if (f == null) {
+            return null;
+        }
+        try {
+            if (value != null) {
+                codec.encodeValue(value, f);
+            }
+            final int previous = replaceNode(ctx, f, value == null, expected, decodePrevious);
+            if (previous == ABSENT || previous == MISMATCH) {
+                return null;
+            }
+            return decodePrevious ? codec.decodeRead(f, previous) : APPLIED;
+        } finally {
+            ctx.pop();
+        }
+    }
+
+    /**
+     * Replaces the value of a present key.
+     *
+     * @param key   the key
+     * @param value the new value
+     * @return the previous value, or null if absent
+     */
+    @SuppressWarnings("unchecked")
+    public V replace(K key, V value) {
+        return (V) replaceOrRemove(key, value, null, true);
+    }
+
+    /**
+     * Replaces the value of a present key if it equals {@code expected} (arrays by content).
+     *
+     * @param key      the key
+     * @param expected the current value expected
+     * @param value    the new value
+     * @return true if replaced
+     */
+    public boolean replace(K key, Object expected, V value) {
+        return replaceOrRemove(key, value, expected, false) != null;
+    }
+
+    /**
+     * Removes a present key.
+     *
+     * @param key a non-null key of any type
+     * @return the removed value, or null if absent
+     */
+    @SuppressWarnings("unchecked")
+    public V remove(Object key) {
+        return (V) replaceOrRemove(key, null, null, true);
+    }
+
+    /**
+     * Removes a present key if {@code expected} is null or equals its value (arrays by content).
+     *
+     * @param key      a non-null key of any type
+     * @param expected the value expected, or null for any
+     * @return true if removed
+     */
+    public boolean remove(Object key, Object expected) {
+        return replaceOrRemove(key, null, expected, false) != null;
+    }
+
+    /**
+     * Whether a value could be stored in this map (is of its value type).
+     *
+     * @param value a value
+     * @return true if of the value type
+     */
+    public boolean isValueType(Object value) {
+        return codec.isValueType(value);
+    }
+
+    // =========================================================================================================
+    // compute, computeIfAbsent, computeIfPresent, merge
+    // =========================================================================================================
+
+    /** The remapping of the object methods: decodes, runs the user's function under the lock, encodes. */
+    private final class Compute implements Remapping {
+        private final ThreadContext ctx;
+        private final K key;
+        private final Function<? super K, ? extends V> ifAbsent;
+        private final BiFunction<? super K, ? super V, ? extends V> remapping;
+        private final V mergeValue;
+        private final BiFunction<? super V, ? super V, ? extends V> merging;
+        private final boolean onlyIfPresent;
+        private V result;
+
+        Compute(ThreadContext ctx, K key, Function<? super K, ? extends V> ifAbsent,
+                BiFunction<? super K, ? super V, ? extends V> remapping, boolean onlyIfPresent, V mergeValue,
+                BiFunction<? super V, ? super V, ? extends V> merging) {
+            this.ctx = ctx;
+            this.key = key;
+            this.ifAbsent = ifAbsent;
+            this.remapping = remapping;
+            this.onlyIfPresent = onlyIfPresent;
+            this.mergeValue = mergeValue;
+            this.merging = merging;
+        }
+
+        @Override
+        public int remap(Frame f, int current) {
+            final V old = current >= 0 ? codec.decodeRead(f, current) : null;
+            if (old == null && onlyIfPresent) {
+                return KEEP;
+            }
+            if (ifAbsent != null && old != null) {
+                result = old;
+                return KEEP;
+            }
+            ctx.enterLocked(shards);
+            final V updated;
+            try {
+                if (ifAbsent != null) {
+                    updated = ifAbsent.apply(key);
+                } else if (merging != null) {
+                    updated = old == null ? mergeValue : merging.apply(old, mergeValue);
+                } else {
+                    updated = remapping.apply(key, old);
+                }
+            } finally {
+                ctx.exitLocked();
+            }
+            result = updated;
+            if (updated == null) {
+                return REMOVE;
+            }
+            codec.encodeValue(updated, f);
+            return f.valueLength;
+        }
+    }
+
+    private V compute(K key, Function<? super K, ? extends V> ifAbsent,
+                      BiFunction<? super K, ? super V, ? extends V> remapping, boolean onlyIfPresent, V mergeValue,
+                      BiFunction<? super V, ? super V, ? extends V> merging) {
+        final ThreadContext ctx = shards.context();
+        final Frame f = onlyIfPresent ? pushLookupKey(ctx, key) : pushEntry(ctx, key, null);
+        if (f == null) {
+            return null;
+        }
+        try {
+            if (ifAbsent != null) {   // a present key is answered without the lock
+                final int existing = (int) reads.read(ctx, ReadProtocol.VALUE, f, f.hash, Segment.NOT_FOUND);
+                if (existing >= 0) {
+                    return codec.decodeRead(f, existing);
+                }
+            }
+            final Compute c = new Compute(ctx, key, ifAbsent, remapping, onlyIfPresent, mergeValue, merging);
+            remap(ctx, f, c, !onlyIfPresent);
+            return c.result;
+        } finally {
+            ctx.pop();
+        }
+    }
+
+    /**
+     * {@link java.util.concurrent.ConcurrentMap#computeIfAbsent}.
+     *
+     * @param key      the key
+     * @param function computes the value of an absent key
+     * @return the existing or inserted value, or null
+     */
+    public V computeIfAbsent(K key, Function<? super K, ? extends V> function) {
+        return compute(key, function, null, false, null, null);
+    }
+
+    /**
+     * {@link java.util.concurrent.ConcurrentMap#compute} and {@code computeIfPresent}.
+     *
+     * @param key           the key
+     * @param function      computes the new value from the current one (null if absent); null removes
+     * @param onlyIfPresent leave an absent key absent without calling the function
+     * @return the new value, or null
+     */
+    public V compute(K key, BiFunction<? super K, ? super V, ? extends V> function, boolean onlyIfPresent) {
+        return compute(key, null, function, onlyIfPresent, null, null);
+    }
+
+    /**
+     * {@link java.util.concurrent.ConcurrentMap#merge}.
+     *
+     * @param key      the key
+     * @param value    inserted if absent, else combined
+     * @param function combines the current value with {@code value}; null removes
+     * @return the new value, or null
+     */
+    public V merge(K key, V value, BiFunction<? super V, ? super V, ? extends V> function) {
+        return compute(key, null, null, false, value, function);
+    }
+
+    // =========================================================================================================
+    // Primitive long -> long access
+    // =========================================================================================================
+
+    /** Adds the {@code long} in {@code f.value} to the current value (absent counts as 0). */
+    private static final Remapping ADD_LONG = (f, current) -> {
+        final long sum = (current >= 0 ? EntryCodec.readLong(f) : 0L) + EntryCodec.valueLong(f);
+        f.value.putLong(0, sum, java.nio.ByteOrder.LITTLE_ENDIAN);
+        return f.valueLength;
+    };
+
+    /**
+     * The value of a {@code long} key, without boxing or allocation.
+     *
+     * @param key          the key
+     * @param missingValue returned when absent
+     * @return the value or {@code missingValue}
+     */
+    public long optimisticGetLong(long key, long missingValue) {
+        codec.checkLongToLong();
+        return reads.read(shards.context(), ReadProtocol.LONG_VALUE, null, codec.hashLong(key), missingValue);
+    }
+
+    /**
+     * Whether a {@code long} key is present.
+     *
+     * @param key the key
+     * @return true if present
+     */
+    public boolean optimisticContainsLong(long key) {
+        codec.checkLongToLong();
+        return reads.read(shards.context(), ReadProtocol.PRESENCE, null, codec.hashLong(key), 0) != 0;
+    }
+
+    /**
+     * {@code values[i] = optimisticGetLong(keys[i], missingValue)} for {@code i} in {@code [offset, end)}.
+     *
+     * @param keys         the keys
+     * @param values       the values out
+     * @param offset       first index
+     * @param end          end index, exclusive (already checked against both arrays)
+     * @param missingValue written for absent keys
+     */
+    public void optimisticGetLongs(long[] keys, long[] values, int offset, int end, long missingValue) {
+        codec.checkLongToLong();
+        reads.readLongs(shards.openContext(), codec, keys, values, offset, end, missingValue);
+    }
+
+    /**
+     * Puts a {@code long} entry.
+     *
+     * @param key          the key
+     * @param value        the value
+     * @param missingValue returned when the key was absent
+     * @return the previous value, or {@code missingValue}
+     */
+    public long putLong(long key, long value, long missingValue) {
+        final ThreadContext ctx = shards.context();
+        final Frame f = ctx.push();
+        try {
+            codec.encodeLongEntry(key, value, f);
+            return putVal(ctx, f, false, true) == ABSENT ? missingValue : EntryCodec.readLong(f);
+        } finally {
+            ctx.pop();
+        }
+    }
+
+    /**
+     * Adds {@code delta} to a {@code long} key's value (absent counts as 0).
+     *
+     * @param key   the key
+     * @param delta the amount
+     * @return the new value
+     */
+    public long addAndGetLong(long key, long delta) {
+        final ThreadContext ctx = shards.context();
+        final Frame f = ctx.push();
+        try {
+            codec.encodeLongEntry(key, delta, f);
+            remap(ctx, f, ADD_LONG, true);
+            return EntryCodec.valueLong(f);
+        } finally {
+            ctx.pop();
+        }
+    }
+
+    /**
+     * Removes a {@code long} key.
+     *
+     * @param key          the key
+     * @param missingValue returned when absent
+     * @return the removed value, or {@code missingValue}
+     */
+    public long removeLong(long key, long missingValue) {
+        final ThreadContext ctx = shards.context();
+        final Frame f = ctx.push();
+        try {
+            codec.encodeLongKey(key, f);
+            return replaceNode(ctx, f, true, null, true) >= 0 ? EntryCodec.readLong(f) : missingValue;
+        } finally {
+            ctx.pop();
+        }
+    }
+
+    // =========================================================================================================
+    // Bulk operations
+    // =========================================================================================================
+
+    /**
+     * Writes entries one by one after refusing any null (so that an NPE means nothing was written); afterwards
+     * the only exception is a {@link BatchWriteException} that says how many were applied.
+     *
+     * @param operation the caller's name, for messages
+     * @param entries   the entries
+     * @param total     their number, for messages
+     * @return how many keys were new
+     */
+    public int writeAll(String operation, Iterable<? extends Map.Entry<? extends K, ? extends V>> entries, int total) {
+        shards.openContext();
+        int position = 0;
+        for (Map.Entry<? extends K, ? extends V> entry : entries) {
+            if (entry == null || entry.getKey() == null || entry.getValue() == null) {
+                throw new NullPointerException(operation + ": input entry #" + position + " has a null "
+                    + (entry == null ? "entry" : entry.getKey() == null ? "key" : "value")
+                    + "; nothing was written");
+            }
+            position++;
+        }
+        int index = 0;
+        int added = 0;
+        for (Map.Entry<? extends K, ? extends V> entry : entries) {
+            try {
+                if (set(Objects.requireNonNull(entry.getKey(), "key"), Objects.requireNonNull(entry.getValue(), "value"))) {
+                    added++;
+                }
+            } catch (RuntimeException e) {
+                // Includes IllegalStateException (closed meanwhile) and NullPointerException (an input that
+                // changed under us, a codec's own bug): the caller must still learn how much was applied.
+                throw new BatchWriteException(operation, index, index, total, e);
+            }
+            index++;
+        }
+        return added;
+    }
+
+    /**
+     * The values of {@code keys} in input order, null where absent.
+     *
+     * @param keys the keys
+     * @return a new list
+     */
+    public List<V> batchGet(Collection<? extends K> keys) {
+        shards.openContext();
+        requireNoNullKey("batchGet", keys);
+        final List<V> values = new ArrayList<>(keys.size());
+        for (K key : keys) {
+            values.add(optimisticGet(key, null));
+        }
+        return values;
+    }
+
+    /**
+     * Removes {@code keys}.
+     *
+     * @param keys the keys
+     * @return how many were present and removed
+     */
+    public int batchRemove(Collection<? extends K> keys) {
+        shards.openContext();
+        requireNoNullKey("batchRemove", keys);
+        int removed = 0;
+        for (K key : keys) {
+            if (remove(key, null)) {
+                removed++;
+            }
+        }
+        return removed;
+    }
+
+    /** Refuses a null key before anything is read or removed, so that an NPE means "nothing was done". */
+    private static void requireNoNullKey(String operation, Collection<?> keys) {
+        int position = 0;
+        for (Object key : keys) {
+            if (key == null) {
+                throw new NullPointerException(operation + ": input key #" + position + " is null; nothing was done");
+            }
+            position++;
+        }
+    }
+
+    /**
+     * Keeps the entries for which {@code keep} holds; each shard atomically under its write lock.
+     *
+     * @param keep the predicate, run under the lock
+     * @return how many entries were removed
+     */
+    public int retain(BiPredicate<? super K, ? super V> keep) {
+        final ThreadContext ctx = shards.openContext();
+        return (int) shards.forEachShard(true, (index, segment) -> {
+            final Frame f = ctx.push();
+            ctx.enterLocked(shards);
+            try {
+                int removed = 0;
+                for (int slot = segment.nextFull(0); slot >= 0; slot = segment.nextFull(slot + 1)) {
+                    final K key = codec.decodeKey(f.key, 0, segment.readKey(slot, f.key, 0));
+                    final V value = codec.decodeRead(f, segment.readValue(slot, f.read, 0));
+                    if (!keep.test(key, value)) {
+                        segment.removeAt(slot);
+                        removed++;
+                    }
+                }
+                shards.removed(removed);
+                return removed;
+            } finally {
+                ctx.exitLocked();
+                ctx.pop();
+            }
+        });
+    }
+
+    /** Removes every entry, shard by shard. */
+    public void clear() {
+        shards.openContext();
+        shards.forEachShard(true, (index, segment) -> {
+            final int removed = segment.size();
+            segment.clear();
+            shards.removed(removed);
+            return removed;
+        });
+    }
+
+    // =========================================================================================================
+    // Iteration support: raw records per shard, decoded by the caller outside every lock
+    // =========================================================================================================
+
+    /**
+     * Copies shard {@code index}'s entries as exported records (see {@code RecordDescriptor}) into {@code out},
+     * under the shard's read lock.
+     *
+     * @param index the shard
+     * @param out   destination, expanded as needed
+     * @return bytes written
+     */
+    public int exportShard(int index, ExpandableArrayBuffer out) {
+        shards.context();
+        return shards.exportShard(index, out);
+    }
+
+    /**
+     * Decodes a key.
+     *
+     * @param buffer source
+     * @param offset start
+     * @param length bytes
+     * @return the key
+     */
+    public K decodeKey(DirectBuffer buffer, int offset, int length) {
+        return codec.decodeKey(buffer, offset, length);
+    }
+
+    /**
+     * Decodes a value.
+     *
+     * @param buffer source
+     * @param offset start
+     * @param length bytes
+     * @return the value
+     */
+    public V decodeValue(DirectBuffer buffer, int offset, int length) {
+        return codec.decodeValue(buffer, offset, length);
+    }
+
+    // =========================================================================================================
+    // Size, stats, configuration, lifecycle
+    // =========================================================================================================
+
+    /**
+     * Live entries; O(1).
+     *
+     * @return the count, exact when no write is in flight
+     */
+    public long size() {
+        shards.openContext();
+        return shards.size();
+    }
+
+    /**
+     * Shards keys are routed to.
+     *
+     * @return the shard count
+     */
+    public int shardCount() {
+        shards.openContext();
+        return shards.shardCount();
+    }
+
+    /**
+     * Entries per shard, in shard order; 0 for shards not created yet.
+     *
+     * @return a new array
+     */
+    public long[] perShardLoad() {
+        shards.openContext();
+        final long[] loads = new long[shards.shardCount()];
+        shards.forEachShard(false, (index, segment) -> loads[index] = segment.size());
+        return loads;
+    }
+
+    /**
+     * Shards whose storage exists.
+     *
+     * @return the count
+     */
+    public int initializedShards() {
+        shards.openContext();
+        int n = 0;
+        for (int i = 0; i < shards.shardCount(); i++) {
+            if (shards.shardAt(i) != null) {
+                n++;
+            }
+        }
+        return n;
+    }
+
+    /**
+     * The spread of entries over shards.
+     *
+     * @return the stats
+     */
+    public ShardStats shardStats() {
+        final long[] loads = perShardLoad();
+        final int initialized = initializedShards();
+        final long total = Arrays.stream(loads).sum();
+        final long max = Arrays.stream(loads).max().orElse(0);
+        final int empty = (int) Arrays.stream(loads).filter(load -> load == 0).count();
+        return new ShardStats(loads.length, initialized, empty, (double) total / loads.length, max);
+    }
+
+    /**
+     * Off-heap memory; also answers after close (then everything has been freed).
+     *
+     * @return the stats
+     */
+    public MemoryStats memoryStats() {
+        shards.context();
+        final OffHeapMemory memory = shards.memory();
+        if (shards.isClosed()) {
+            return new MemoryStats(memory.usedBytes(), memory.budgetBytes(), memory.peakBytes(), 0, 0, 0, 0);
+        }
+        final long[] sums = new long[4];
+        shards.forEachShard(false, (index, segment) -> {
+            final SegmentStats stats = segment.stats();
+            sums[0] += stats.tableBytes();
+            sums[1] += stats.arenaBytes();
+            sums[2] += stats.liveEntryBytes();
+            sums[3] += stats.entries();
+            return 0;
+        });
+        return new MemoryStats(memory.usedBytes(), memory.budgetBytes(), memory.peakBytes(), sums[0], sums[1],
+            sums[2], sums[3]);
+    }
+
+    /**
+     * The limit on key plus value bytes.
+     *
+     * @return bytes
+     */
+    public int maxEntryBytes() {
+        shards.openContext();
+        return codec.maxEntryBytes();
+    }
+
+    /**
+     * The key hash seed.
+     *
+     * @return the seed
+     */
+    public long hashSeed() {
+        shards.openContext();
+        return codec.hasher().seed();
+    }
+
+    /**
+     * Throws the map's "closed" exception if it is closed, and refuses re-entry from a compute function.
+     */
+    public void checkUsable() {
+        shards.openContext();
+    }
+
+    /**
+     * Whether {@link #close()} was called.
+     *
+     * @return true once closed
+     */
+    public boolean isClosed() {
+        return shards.isClosed();
+    }
+
+    /** Frees all off-heap memory; idempotent. */
+    public void close() {
+        shards.close("map is closed");
+    }
+
+    /**
+     * Checks the map's invariants: each segment's own, every entry in the shard its hash routes to, and the entry
+     * count equal to the segments' sizes. For tests; requires no concurrent writer for the count check.
+     *
+     * @throws IllegalStateException on the first violation
+     */
+    public void checkInvariants() {
+        shards.context();
+        if (shards.isClosed()) {
+            final long used = shards.memory().usedBytes();
+            if (used != 0) {
+                throw new IllegalStateException("closed map still holds " + used + " off-heap bytes");
+            }
+            return;
+        }
+        final long entries = shards.forEachShard(false, (index, segment) -> {
+            for (int slot = segment.nextFull(0); slot >= 0; slot = segment.nextFull(slot + 1)) {
+                final int routed = KeyHasher.shardIndex(segment.hashAt(slot), shards.shardCount());
+                if (routed != index) {
+                    throw new IllegalStateException("slot " + slot + " of shard " + index + " holds an entry that"
+                        + " routes to shard " + routed);
+                }
+            }
+            return segment.size();
+        });
+        if (entries != shards.size()) {
+            throw new IllegalStateException("the entry count is " + shards.size() + " but the shards hold " + entries);
+        }
+    }
+
+    /**
+     * Registers {@code owner} (the public map) so that if it becomes unreachable without {@link #close()}, its
+     * off-heap memory is freed and a warning names where it was created. The cleaning action holds the shard
+     * table, never the owner.
+     *
+     * @param owner the object whose reachability is the map's
+     */
+    public void registerLeakCleaner(Object owner) {
+        final Throwable createdAt = new Throwable("the unclosed map was created here");
+        final ShardTable table = shards;
+        LEAK_CLEANER.register(owner, () -> {
+            if (!table.isClosed()) {
+                LOG.log(System.Logger.Level.WARNING, "a ShardedHashMap was not closed and became unreachable;"
+                    + " its off-heap memory is freed now. Close maps (try-with-resources) to free memory promptly.",
+                    createdAt);
+                table.close("map was not closed and became unreachable; the leak cleaner freed its memory");
+            }
+        });
+    }
+
+    /**
+     * The off-heap accountant of this map, for tests that watch memory come back.
+     *
+     * @return the accountant
+     */
+    public OffHeapMemory memoryAccountant() {
+        return shards.memory();
+    }
+
+    // =========================================================================================================
+    // Value comparison shared with the map's views
+    // =========================================================================================================
+
+    /**
+     * Value equality where the map compares a caller's value with a stored one: {@code equals}, except that
+     * arrays compare by content, since a stored value is always a fresh decoded copy and identity could never
+     * match.
+     *
+     * @param expected the caller's value
+     * @param actual   a decoded stored value
+     * @return whether they are equal
+     */
+    public static boolean valueEquals(Object expected, Object actual) {
+        return Objects.deepEquals(expected, actual);
+    }
+
+    /**
+     * {@code hashCode}, except that arrays hash by content (an identity hash of a fresh copy is not stable).
+     *
+     * @param o an element
+     * @return its hash
+     */
+    public static int elementHash(Object o) {
+        return o.getClass().isArray() ? Arrays.deepHashCode(new Object[] {o}) - 31 : o.hashCode();
+    }
+
+    @Override
+    public String toString() {
+        return "MapEngine{" + codec.describeTypes() + ", " + shards.shardCount() + " shards}";
+    }
+}
