@@ -9,11 +9,9 @@ import io.starshard.offheap.KeyHasher;
 import io.starshard.offheap.OffHeapMemory;
 import io.starshard.offheap.Segment;
 import io.starshard.offheap.SegmentSpec;
-import io.starshard.offheap.SegmentStats;
 import org.agrona.DirectBuffer;
 import org.agrona.ExpandableArrayBuffer;
 
-import java.lang.ref.Cleaner;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
@@ -30,12 +28,8 @@ import java.util.function.Function;
  *
  * <h2>Implementation notes</h2>
  * <ul>
- *   <li><b>Writes</b> go through three methods, each "route → write lock → check open → find → mutate →
- *       count": {@link #putVal} (insert or replace), {@link #replaceNode} (replace or remove a present key,
- *       optionally only if its value equals an expected one) and {@link #remap} (compute a new value from the
- *       current one under the lock). The key and value are encoded into the thread's {@link Frame} before the
- *       lock is taken, so a failing codec changes nothing; every allocation a write needs is made by the segment
- *       before it changes anything, so a full memory budget changes nothing either.</li>
+ *   <li><b>Writes</b> encode the key (and value) into the thread's {@link Frame} before any lock, then go through
+ *       {@link WriteCore}, the one write path.</li>
  *   <li><b>Reads</b> go through {@link ReadProtocol}: optimistic inside an epoch section, the read lock as
  *       fallback, decoded from a private copy after validation.</li>
  *   <li><b>The {@code long} methods</b> of a {@code Long -> Long} map use the same three write methods with the
@@ -48,28 +42,16 @@ import java.util.function.Function;
  * @param <V> value type
  */
 public final class MapEngine<K, V> {
-    /** A write core result: the key was absent (and, for {@link #putVal}, has been inserted). */
-    private static final int ABSENT = -1;
-    /** A write core result: the key was present; its value was not copied out. */
-    private static final int PRESENT = -2;
-    /** A {@link #replaceNode} result: the current value did not equal the expected one; nothing changed. */
-    private static final int MISMATCH = -3;
-    /** A {@link Remapping} result: remove the key (or leave it absent). */
-    private static final int REMOVE = -1;
-    /** A {@link Remapping} result: change nothing. */
-    private static final int KEEP = -2;
-
-    private static final System.Logger LOG = System.getLogger("io.starshard.ShardedHashMap");
-    private static final Cleaner LEAK_CLEANER = Cleaner.create();
-
     private final EntryCodec<K, V> codec;
     private final ShardTable shards;
     private final ReadProtocol reads;
+    private final WriteCore core;
 
     private MapEngine(EntryCodec<K, V> codec, ShardTable shards) {
         this.codec = codec;
         this.shards = shards;
         this.reads = new ReadProtocol(shards);
+        this.core = new WriteCore(shards, codec);
     }
 
     /**
@@ -111,118 +93,6 @@ public final class MapEngine<K, V> {
         }
         final double share = (double) expectedEntries / shardCount;
         return (int) Math.min(Integer.MAX_VALUE / 2, Math.ceil(share + 4 * Math.sqrt(share) + 8));
-    }
-
-    // =========================================================================================================
-    // The write core
-    // =========================================================================================================
-
-    /**
-     * Inserts the entry in {@code f}, or replaces the value of its key unless {@code onlyIfAbsent}.
-     *
-     * @return {@link #ABSENT} if the key was new (inserted); otherwise the length of the previous value, copied
-     *         into {@code f.read} when {@code wantPrevious}, or {@link #PRESENT}
-     */
-    private int putVal(ThreadContext ctx, Frame f, boolean onlyIfAbsent, boolean wantPrevious) {
-        final Shard shard = shards.lockForWrite(ctx, f.hash, true);
-        try {
-            final Segment segment = shard.segment;
-            final int slot = segment.find(f.hash, f.key, 0, f.keyLength);
-            if (slot < 0) {
-                insert(segment, f);
-                return ABSENT;
-            }
-            final int previous = wantPrevious ? segment.readValue(slot, f.read, 0) : PRESENT;
-            if (!onlyIfAbsent) {
-                segment.replaceValue(slot, f.value, 0, f.valueLength);
-            }
-            return previous;
-        } finally {
-            ShardTable.unlockWrite(shard);
-        }
-    }
-
-    /**
-     * Replaces the value of the key in {@code f} with {@code f}'s value, or removes the key, provided it is present
-     * and (if {@code expected} is not null) its value equals {@code expected}.
-     *
-     * @return {@link #ABSENT}, {@link #MISMATCH}, or the length of the previous value, copied into {@code f.read}
-     *         when {@code wantPrevious} (else {@link #PRESENT})
-     */
-    private int replaceNode(ThreadContext ctx, Frame f, boolean remove, Object expected, boolean wantPrevious) {
-        final Shard shard = shards.lockForWrite(ctx, f.hash, false);
-        if (shard == null) {
-            return ABSENT;
-        }
-        try {
-            final Segment segment = shard.segment;
-            final int slot = segment.find(f.hash, f.key, 0, f.keyLength);
-            if (slot < 0) {
-                return ABSENT;
-            }
-            int previous = PRESENT;
-            if (wantPrevious || expected != null) {
-                previous = segment.readValue(slot, f.read, 0);
-                if (expected != null && !valueEquals(expected, codec.decodeRead(f, previous))) {
-                    return MISMATCH;
-                }
-            }
-            if (remove) {
-                segment.removeAt(slot);
-                shards.removed(1);
-            } else {
-                segment.replaceValue(slot, f.value, 0, f.valueLength);
-            }
-            return previous;
-        } finally {
-            ShardTable.unlockWrite(shard);
-        }
-    }
-
-    /** A new value computed from the current one, under the key's shard write lock. */
-    private interface Remapping {
-        /**
-         * @param f       the frame: the current value is in {@code f.read} if {@code current >= 0}
-         * @param current the current value's length, or {@link #ABSENT}
-         * @return {@link #REMOVE}, {@link #KEEP}, or the length of the new value, encoded into {@code f.value}
-         */
-        int remap(Frame f, int current);
-    }
-
-    /**
-     * Applies {@code remapping} to the key in {@code f} under its shard's write lock.
-     *
-     * @param create whether an absent key may be inserted (creating its shard if needed)
-     */
-    private void remap(ThreadContext ctx, Frame f, Remapping remapping, boolean create) {
-        final Shard shard = shards.lockForWrite(ctx, f.hash, create);
-        if (shard == null) {
-            return;
-        }
-        try {
-            final Segment segment = shard.segment;
-            final int slot = segment.find(f.hash, f.key, 0, f.keyLength);
-            final int current = slot >= 0 ? segment.readValue(slot, f.read, 0) : ABSENT;
-            final int updated = remapping.remap(f, current);
-            if (updated >= 0) {
-                f.valueLength = updated;
-                if (slot >= 0) {
-                    segment.replaceValue(slot, f.value, 0, updated);
-                } else {
-                    insert(segment, f);
-                }
-            } else if (updated == REMOVE && slot >= 0) {
-                segment.removeAt(slot);
-                shards.removed(1);
-            }
-        } finally {
-            ShardTable.unlockWrite(shard);
-        }
-    }
-
-    private void insert(Segment segment, Frame f) {
-        segment.insert(f.hash, f.key, 0, f.keyLength, f.value, 0, f.valueLength);
-        shards.added();
     }
 
     // =========================================================================================================
@@ -328,7 +198,7 @@ public final class MapEngine<K, V> {
         final ThreadContext ctx = shards.context();
         final Frame f = pushEntry(ctx, key, value);
         try {
-            final int previous = putVal(ctx, f, onlyIfAbsent, true);
+            final int previous = core.putVal(ctx, f, onlyIfAbsent, true);
             return previous < 0 ? null : codec.decodeRead(f, previous);
         } finally {
             ctx.pop();
@@ -346,7 +216,7 @@ public final class MapEngine<K, V> {
         final ThreadContext ctx = shards.context();
         final Frame f = pushEntry(ctx, key, value);
         try {
-            return putVal(ctx, f, false, false) == ABSENT;
+            return core.putVal(ctx, f, false, false) == WriteCore.ABSENT;
         } finally {
             ctx.pop();
         }
@@ -371,8 +241,8 @@ public final class MapEngine<K, V> {
             if (value != null) {
                 codec.encodeValue(value, f);
             }
-            final int previous = replaceNode(ctx, f, value == null, expected, decodePrevious);
-            if (previous == ABSENT || previous == MISMATCH) {
+            final int previous = core.replaceNode(ctx, f, value == null, expected, decodePrevious);
+            if (previous == WriteCore.ABSENT || previous == WriteCore.MISMATCH) {
                 return null;
             }
             return decodePrevious ? codec.decodeRead(f, previous) : APPLIED;
@@ -442,7 +312,7 @@ public final class MapEngine<K, V> {
     // =========================================================================================================
 
     /** The remapping of the object methods: decodes, runs the user's function under the lock, encodes. */
-    private final class Compute implements Remapping {
+    private final class Compute implements WriteCore.Remapping {
         private final ThreadContext ctx;
         private final K key;
         private final Function<? super K, ? extends V> ifAbsent;
@@ -468,11 +338,11 @@ public final class MapEngine<K, V> {
         public int remap(Frame f, int current) {
             final V old = current >= 0 ? codec.decodeRead(f, current) : null;
             if (old == null && onlyIfPresent) {
-                return KEEP;
+                return WriteCore.KEEP;
             }
             if (ifAbsent != null && old != null) {
                 result = old;
-                return KEEP;
+                return WriteCore.KEEP;
             }
             ctx.enterLocked(shards);
             final V updated;
@@ -489,7 +359,7 @@ public final class MapEngine<K, V> {
             }
             result = updated;
             if (updated == null) {
-                return REMOVE;
+                return WriteCore.REMOVE;
             }
             codec.encodeValue(updated, f);
             return f.valueLength;
@@ -512,7 +382,7 @@ public final class MapEngine<K, V> {
                 }
             }
             final Compute c = new Compute(ctx, key, ifAbsent, remapping, onlyIfPresent, mergeValue, merging);
-            remap(ctx, f, c, !onlyIfPresent);
+            core.remap(ctx, f, c, !onlyIfPresent);
             return c.result;
         } finally {
             ctx.pop();
@@ -559,7 +429,7 @@ public final class MapEngine<K, V> {
     // =========================================================================================================
 
     /** Adds the {@code long} in {@code f.value} to the current value (absent counts as 0). */
-    private static final Remapping ADD_LONG = (f, current) -> {
+    private static final WriteCore.Remapping ADD_LONG = (f, current) -> {
         final long sum = (current >= 0 ? EntryCodec.readLong(f) : 0L) + EntryCodec.valueLong(f);
         f.value.putLong(0, sum, java.nio.ByteOrder.LITTLE_ENDIAN);
         return f.valueLength;
@@ -615,7 +485,7 @@ public final class MapEngine<K, V> {
         final Frame f = ctx.push();
         try {
             codec.encodeLongEntry(key, value, f);
-            return putVal(ctx, f, false, true) == ABSENT ? missingValue : EntryCodec.readLong(f);
+            return core.putVal(ctx, f, false, true) == WriteCore.ABSENT ? missingValue : EntryCodec.readLong(f);
         } finally {
             ctx.pop();
         }
@@ -633,7 +503,7 @@ public final class MapEngine<K, V> {
         final Frame f = ctx.push();
         try {
             codec.encodeLongEntry(key, delta, f);
-            remap(ctx, f, ADD_LONG, true);
+            core.remap(ctx, f, ADD_LONG, true);
             return EntryCodec.valueLong(f);
         } finally {
             ctx.pop();
@@ -652,7 +522,7 @@ public final class MapEngine<K, V> {
         final Frame f = ctx.push();
         try {
             codec.encodeLongKey(key, f);
-            return replaceNode(ctx, f, true, null, true) >= 0 ? EntryCodec.readLong(f) : missingValue;
+            return core.replaceNode(ctx, f, true, null, true) >= 0 ? EntryCodec.readLong(f) : missingValue;
         } finally {
             ctx.pop();
         }
@@ -856,10 +726,8 @@ public final class MapEngine<K, V> {
      * @return a new array
      */
     public long[] perShardLoad() {
-        shards.openContext();
-        final long[] loads = new long[shards.shardCount()];
-        shards.forEachShard(false, (index, segment) -> loads[index] = segment.size());
-        return loads;
+        shards.context();
+        return shards.perShardLoad();
     }
 
     /**
@@ -869,13 +737,7 @@ public final class MapEngine<K, V> {
      */
     public int initializedShards() {
         shards.openContext();
-        int n = 0;
-        for (int i = 0; i < shards.shardCount(); i++) {
-            if (shards.shardAt(i) != null) {
-                n++;
-            }
-        }
-        return n;
+        return shards.initializedShards();
     }
 
     /**
@@ -884,12 +746,8 @@ public final class MapEngine<K, V> {
      * @return the stats
      */
     public ShardStats shardStats() {
-        final long[] loads = perShardLoad();
-        final int initialized = initializedShards();
-        final long total = Arrays.stream(loads).sum();
-        final long max = Arrays.stream(loads).max().orElse(0);
-        final int empty = (int) Arrays.stream(loads).filter(load -> load == 0).count();
-        return new ShardStats(loads.length, initialized, empty, (double) total / loads.length, max);
+        shards.context();
+        return shards.shardStats();
     }
 
     /**
@@ -899,21 +757,28 @@ public final class MapEngine<K, V> {
      */
     public MemoryStats memoryStats() {
         shards.context();
-        final OffHeapMemory memory = shards.memory();
-        if (shards.isClosed()) {
-            return new MemoryStats(memory.usedBytes(), memory.budgetBytes(), memory.peakBytes(), 0, 0, 0, 0);
-        }
-        final long[] sums = new long[4];
-        shards.forEachShard(false, (index, segment) -> {
-            final SegmentStats stats = segment.stats();
-            sums[0] += stats.tableBytes();
-            sums[1] += stats.arenaBytes();
-            sums[2] += stats.liveEntryBytes();
-            sums[3] += stats.entries();
-            return 0;
-        });
-        return new MemoryStats(memory.usedBytes(), memory.budgetBytes(), memory.peakBytes(), sums[0], sums[1],
-            sums[2], sums[3]);
+        return shards.memoryStats();
+    }
+
+    /**
+     * Checks the map's invariants: each segment's own, every entry in the shard its hash routes to, and the entry
+     * count equal to the segments' sizes. For tests; the count check needs a moment without writers.
+     *
+     * @throws IllegalStateException on the first violation
+     */
+    public void checkInvariants() {
+        shards.context();
+        shards.checkInvariants();
+    }
+
+    /**
+     * Registers {@code owner} (the public map) so that if it becomes unreachable without {@link #close()}, its
+     * off-heap memory is freed and a warning names where it was created.
+     *
+     * @param owner the object whose reachability is the map's
+     */
+    public void registerLeakCleaner(Object owner) {
+        shards.registerLeakCleaner(owner);
     }
 
     /**
@@ -955,56 +820,6 @@ public final class MapEngine<K, V> {
     /** Frees all off-heap memory; idempotent. */
     public void close() {
         shards.close("map is closed");
-    }
-
-    /**
-     * Checks the map's invariants: each segment's own, every entry in the shard its hash routes to, and the entry
-     * count equal to the segments' sizes. For tests; requires no concurrent writer for the count check.
-     *
-     * @throws IllegalStateException on the first violation
-     */
-    public void checkInvariants() {
-        shards.context();
-        if (shards.isClosed()) {
-            final long used = shards.memory().usedBytes();
-            if (used != 0) {
-                throw new IllegalStateException("closed map still holds " + used + " off-heap bytes");
-            }
-            return;
-        }
-        final long entries = shards.forEachShard(false, (index, segment) -> {
-            for (int slot = segment.nextFull(0); slot >= 0; slot = segment.nextFull(slot + 1)) {
-                final int routed = KeyHasher.shardIndex(segment.hashAt(slot), shards.shardCount());
-                if (routed != index) {
-                    throw new IllegalStateException("slot " + slot + " of shard " + index + " holds an entry that"
-                        + " routes to shard " + routed);
-                }
-            }
-            return segment.size();
-        });
-        if (entries != shards.size()) {
-            throw new IllegalStateException("the entry count is " + shards.size() + " but the shards hold " + entries);
-        }
-    }
-
-    /**
-     * Registers {@code owner} (the public map) so that if it becomes unreachable without {@link #close()}, its
-     * off-heap memory is freed and a warning names where it was created. The cleaning action holds the shard
-     * table, never the owner.
-     *
-     * @param owner the object whose reachability is the map's
-     */
-    public void registerLeakCleaner(Object owner) {
-        final Throwable createdAt = new Throwable("the unclosed map was created here");
-        final ShardTable table = shards;
-        LEAK_CLEANER.register(owner, () -> {
-            if (!table.isClosed()) {
-                LOG.log(System.Logger.Level.WARNING, "a ShardedHashMap was not closed and became unreachable;"
-                    + " its off-heap memory is freed now. Close maps (try-with-resources) to free memory promptly.",
-                    createdAt);
-                table.close("map was not closed and became unreachable; the leak cleaner freed its memory");
-            }
-        });
     }
 
     /**

@@ -1,14 +1,19 @@
 package io.starshard.internal;
 
+import io.starshard.MemoryStats;
+import io.starshard.ShardStats;
 import io.starshard.offheap.EpochDomain;
 import io.starshard.offheap.KeyHasher;
 import io.starshard.offheap.OffHeapMemory;
 import io.starshard.offheap.Segment;
 import io.starshard.offheap.SegmentSpec;
+import io.starshard.offheap.SegmentStats;
 import org.agrona.ExpandableArrayBuffer;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.lang.ref.Cleaner;
+import java.util.Arrays;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
@@ -30,6 +35,8 @@ import java.util.concurrent.atomic.LongAdder;
  * </ul>
  */
 final class ShardTable {
+    private static final System.Logger LOG = System.getLogger("io.starshard.ShardedHashMap");
+    private static final Cleaner LEAK_CLEANER = Cleaner.create();
     private static final VarHandle SHARDS = MethodHandles.arrayElementVarHandle(Shard[].class);
 
     private final Shard[] shards;
@@ -249,6 +256,121 @@ final class ShardTable {
     int exportShard(int index, ExpandableArrayBuffer out) {
         return (int) onShard(index,
             (i, segment) -> Segment.exportBytes(segment.exportRange(0, Integer.MAX_VALUE, out, 0, Integer.MAX_VALUE - 16)));
+    }
+
+    // =========================================================================================================
+    // Stats and invariants
+    // =========================================================================================================
+
+    /**
+     * Entries per shard, in shard order; 0 for shards not created yet.
+     *
+     * @return a new array
+     */
+    long[] perShardLoad() {
+        final long[] loads = new long[shardCount];
+        forEachShard(false, (index, segment) -> loads[index] = segment.size());
+        return loads;
+    }
+
+    /**
+     * Shards whose storage exists.
+     *
+     * @return the count
+     */
+    int initializedShards() {
+        int n = 0;
+        for (int i = 0; i < shardCount; i++) {
+            if (shardAt(i) != null) {
+                n++;
+            }
+        }
+        return n;
+    }
+
+    /**
+     * The spread of entries over shards.
+     *
+     * @return the stats
+     */
+    ShardStats shardStats() {
+        final long[] loads = perShardLoad();
+        final int initialized = initializedShards();
+        final long total = Arrays.stream(loads).sum();
+        final long max = Arrays.stream(loads).max().orElse(0);
+        final int empty = (int) Arrays.stream(loads).filter(load -> load == 0).count();
+        return new ShardStats(loads.length, initialized, empty, (double) total / loads.length, max);
+    }
+
+    /**
+     * Off-heap memory; also answers after close (then everything has been freed).
+     *
+     * @return the stats
+     */
+    MemoryStats memoryStats() {
+        if (closed) {
+            return new MemoryStats(memory.usedBytes(), memory.budgetBytes(), memory.peakBytes(), 0, 0, 0, 0);
+        }
+        final long[] sums = new long[4];
+        forEachShard(false, (index, segment) -> {
+            final SegmentStats stats = segment.stats();
+            sums[0] += stats.tableBytes();
+            sums[1] += stats.arenaBytes();
+            sums[2] += stats.liveEntryBytes();
+            sums[3] += stats.entries();
+            return 0;
+        });
+        return new MemoryStats(memory.usedBytes(), memory.budgetBytes(), memory.peakBytes(), sums[0], sums[1],
+            sums[2], sums[3]);
+    }
+
+    /**
+     * Checks the map's invariants: each segment's own, every entry in the shard its hash routes to, and the entry
+     * count equal to the segments' sizes. For tests; requires no concurrent writer for the count check.
+     *
+     * @throws IllegalStateException on the first violation
+     */
+    void checkInvariants() {
+        if (closed) {
+            final long used = memory.usedBytes();
+            if (used != 0) {
+                throw new IllegalStateException("closed map still holds " + used + " off-heap bytes");
+            }
+            return;
+        }
+        final long entries = forEachShard(false, (index, segment) -> {
+            for (int slot = segment.nextFull(0); slot >= 0; slot = segment.nextFull(slot + 1)) {
+                final int routed = KeyHasher.shardIndex(segment.hashAt(slot), shardCount);
+                if (routed != index) {
+                    throw new IllegalStateException("slot " + slot + " of shard " + index + " holds an entry that"
+                        + " routes to shard " + routed);
+                }
+            }
+            return segment.size();
+        });
+        if (entries != size()) {
+            throw new IllegalStateException("the entry count is " + size() + " but the shards hold " + entries);
+        }
+    }
+
+    /**
+     * Registers {@code owner} (the public map) so that if it becomes unreachable without being closed, its
+     * off-heap memory is freed and a warning names where it was created. The cleaning action holds this table,
+     * never the owner, or the owner could never become unreachable.
+     *
+     * @param owner the object whose reachability is the map's
+     */
+    void registerLeakCleaner(Object owner) {
+        final Throwable createdAt = new Throwable("the unclosed map was created here");
+        final ShardTable table = this;
+        LEAK_CLEANER.register(owner, () -> {
+            if (!table.isClosed()) {
+                LOG.log(System.Logger.Level.WARNING, "a ShardedHashMap was not closed and became unreachable;"
+                    + " its off-heap memory is freed now. Close maps (try-with-resources) to free memory promptly.",
+                    createdAt);
+                table.close("map was not closed and became unreachable; the leak cleaner freed its memory");
+            }
+        });
     }
 
     // =========================================================================================================

@@ -1,0 +1,148 @@
+package io.starshard.internal;
+
+import io.starshard.internal.ThreadContext.Frame;
+import io.starshard.offheap.Segment;
+
+/**
+ * The one write path of the map. Every write, object or {@code long}, is one of three methods, each of them
+ * "route → write lock → check open → find → mutate → count":
+ * <ul>
+ *   <li>{@link #putVal}: insert, or replace the value of a present key (put, set, putIfAbsent, putLong,
+ *       putAll);</li>
+ *   <li>{@link #replaceNode}: replace or remove a present key, optionally only if its value equals an expected
+ *       one (replace, remove, their conditional forms, removeLong, batchRemove);</li>
+ *   <li>{@link #remap}: compute the new value from the current one under the lock (compute, computeIfAbsent,
+ *       computeIfPresent, merge, addAndGetLong).</li>
+ * </ul>
+ * The key (and value) are already encoded in the thread's {@link Frame}: a failing codec has changed nothing.
+ * The segment makes every allocation a write needs before it changes anything, so a full memory budget changes
+ * nothing either; the entry count is updated under the same lock as the segment.
+ */
+final class WriteCore {
+    /** A write core result: the key was absent (and, for {@link #putVal}, has been inserted). */
+    static final int ABSENT = -1;
+    /** A write core result: the key was present; its value was not copied out. */
+    static final int PRESENT = -2;
+    /** A {@link #replaceNode} result: the current value did not equal the expected one; nothing changed. */
+    static final int MISMATCH = -3;
+    /** A {@link Remapping} result: remove the key (or leave it absent). */
+    static final int REMOVE = -1;
+    /** A {@link Remapping} result: change nothing. */
+    static final int KEEP = -2;
+
+    private final ShardTable shards;
+    private final EntryCodec<?, ?> codec;
+
+    WriteCore(ShardTable shards, EntryCodec<?, ?> codec) {
+        this.shards = shards;
+        this.codec = codec;
+    }
+
+    /**
+     * Inserts the entry in {@code f}, or replaces the value of its key unless {@code onlyIfAbsent}.
+     *
+     * @return {@link #ABSENT} if the key was new (inserted); otherwise the length of the previous value, copied
+     *         into {@code f.read} when {@code wantPrevious}, or {@link #PRESENT}
+     */
+    int putVal(ThreadContext ctx, Frame f, boolean onlyIfAbsent, boolean wantPrevious) {
+        final Shard shard = shards.lockForWrite(ctx, f.hash, true);
+        try {
+            final Segment segment = shard.segment;
+            final int slot = segment.find(f.hash, f.key, 0, f.keyLength);
+            if (slot < 0) {
+                insert(segment, f);
+                return ABSENT;
+            }
+            final int previous = wantPrevious ? segment.readValue(slot, f.read, 0) : PRESENT;
+            if (!onlyIfAbsent) {
+                segment.replaceValue(slot, f.value, 0, f.valueLength);
+            }
+            return previous;
+        } finally {
+            ShardTable.unlockWrite(shard);
+        }
+    }
+
+    /**
+     * Replaces the value of the key in {@code f} with {@code f}'s value, or removes the key, provided it is present
+     * and (if {@code expected} is not null) its value equals {@code expected}.
+     *
+     * @return {@link #ABSENT}, {@link #MISMATCH}, or the length of the previous value, copied into {@code f.read}
+     *         when {@code wantPrevious} (else {@link #PRESENT})
+     */
+    int replaceNode(ThreadContext ctx, Frame f, boolean remove, Object expected, boolean wantPrevious) {
+        final Shard shard = shards.lockForWrite(ctx, f.hash, false);
+        if (shard == null) {
+            return ABSENT;
+        }
+        try {
+            final Segment segment = shard.segment;
+            final int slot = segment.find(f.hash, f.key, 0, f.keyLength);
+            if (slot < 0) {
+                return ABSENT;
+            }
+            int previous = PRESENT;
+            if (wantPrevious || expected != null) {
+                previous = segment.readValue(slot, f.read, 0);
+                if (expected != null && !MapEngine.valueEquals(expected, codec.decodeRead(f, previous))) {
+                    return MISMATCH;
+                }
+            }
+            if (remove) {
+                segment.removeAt(slot);
+                shards.removed(1);
+            } else {
+                segment.replaceValue(slot, f.value, 0, f.valueLength);
+            }
+            return previous;
+        } finally {
+            ShardTable.unlockWrite(shard);
+        }
+    }
+
+    /** A new value computed from the current one, under the key's shard write lock. */
+    interface Remapping {
+        /**
+         * @param f       the frame: the current value is in {@code f.read} if {@code current >= 0}
+         * @param current the current value's length, or {@link #ABSENT}
+         * @return {@link #REMOVE}, {@link #KEEP}, or the length of the new value, encoded into {@code f.value}
+         */
+        int remap(Frame f, int current);
+    }
+
+    /**
+     * Applies {@code remapping} to the key in {@code f} under its shard's write lock.
+     *
+     * @param create whether an absent key may be inserted (creating its shard if needed)
+     */
+    void remap(ThreadContext ctx, Frame f, Remapping remapping, boolean create) {
+        final Shard shard = shards.lockForWrite(ctx, f.hash, create);
+        if (shard == null) {
+            return;
+        }
+        try {
+            final Segment segment = shard.segment;
+            final int slot = segment.find(f.hash, f.key, 0, f.keyLength);
+            final int current = slot >= 0 ? segment.readValue(slot, f.read, 0) : ABSENT;
+            final int updated = remapping.remap(f, current);
+            if (updated >= 0) {
+                f.valueLength = updated;
+                if (slot >= 0) {
+                    segment.replaceValue(slot, f.value, 0, updated);
+                } else {
+                    insert(segment, f);
+                }
+            } else if (updated == REMOVE && slot >= 0) {
+                segment.removeAt(slot);
+                shards.removed(1);
+            }
+        } finally {
+            ShardTable.unlockWrite(shard);
+        }
+    }
+
+    private void insert(Segment segment, Frame f) {
+        segment.insert(f.hash, f.key, 0, f.keyLength, f.value, 0, f.valueLength);
+        shards.added();
+    }
+}
