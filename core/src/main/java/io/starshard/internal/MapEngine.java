@@ -822,6 +822,11 @@ public final class MapEngine<K, V> {
         shards.close("map is closed");
     }
 
+    /** The shard table, for the tests of this package. */
+    ShardTable shardTable() {
+        return shards;
+    }
+
     /**
      * The off-heap accountant of this map, for tests that watch memory come back.
      *
