@@ -18,6 +18,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
 import java.util.function.Function;
 import org.agrona.DirectBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
@@ -267,14 +268,31 @@ class CorruptionTest {
         return out.toByteArray();
     }
 
+    /** Kryo's flagged varint: bit 7 the flag, bit 6 "more bytes follow", the low 6 bits, then 7-bit groups. */
+    private static byte[] flaggedVarint(boolean flag, int value) {
+        final ByteArrayOutputStream out = new ByteArrayOutputStream();
+        final int more = (value >>> 6) != 0 ? 0x40 : 0;
+        out.write((flag ? 0x80 : 0) | more | (value & 0x3F));
+        if (more != 0) {
+            out.writeBytes(varint(value >>> 6));
+        }
+        return out.toByteArray();
+    }
+
     private static <T> void assertHugeLengthRejected(KryoCodec<T> codec, T value) {
+        assertHugeLengthRejected(codec, value, varint(HUGE));
+    }
+
+    /** Replaces the one-byte count after the class id with {@code hugeCount}; decoding must not allocate for it. */
+    private static <T> void assertHugeLengthRejected(KryoCodec<T> codec, T value, byte[] hugeCount) {
         final byte[] encoded = CodecTesting.encode(codec, value);
-        final byte[] corrupt = withHugeLength(encoded, 1, varint(HUGE));
+        final byte[] corrupt = withHugeLength(encoded, 1, hugeCount);
         for (CodecTesting.Kind kind : CodecTesting.Kind.values()) {
             final CodecException e = assertThrows(CodecException.class,
                 () -> codec.decode(kind.holding(corrupt), 0, corrupt.length),
                 codec + ": a corrupted length must not allocate, or throw anything but CodecException");
-            assertNotNull(e.getMessage());
+            assertTrue(String.valueOf(e.getMessage()).contains("exceeds the"),
+                codec + ": the count check, not a later failure, must reject the length: " + e.getMessage());
         }
     }
 
@@ -291,6 +309,28 @@ class CorruptionTest {
         assertHugeLengthRejected(KryoCodec.builder(byte[].class).checksum(false).build(), new byte[] {1, 2});
         assertHugeLengthRejected(KryoCodec.builder(java.util.PriorityQueue.class).checksum(false).build(),
             new java.util.PriorityQueue<>(List.of(1, 2)));
+    }
+
+    @Test
+    void hugeCountsOfJdkImmutableCollectionsAndArraysAsListWithoutChecksumThrowCodecException() {
+        // List.of, Set.of and Arrays.asList are written by Kryo's collection serializer: at the top level (no
+        // generic element type) their count is a flagged varint, the flag saying whether all elements share a class.
+        for (boolean sameClass : new boolean[] {true, false}) {
+            final byte[] huge = flaggedVarint(sameClass, HUGE);
+            assertHugeLengthRejected(withoutChecksum(List.of("a", "b").getClass()), List.of("a", "b"), huge);
+            assertHugeLengthRejected(withoutChecksum(List.of("a", "b", "c").getClass()), List.of("a", "b", "c"), huge);
+            assertHugeLengthRejected(withoutChecksum(Set.of("a", "b").getClass()), Set.of("a", "b"), huge);
+            assertHugeLengthRejected(withoutChecksum(Arrays.asList().getClass()), Arrays.asList("a", "b"), huge);
+        }
+        // Maps write a plain varint count.
+        assertHugeLengthRejected(withoutChecksum(Map.of("k", "v").getClass()), Map.of("k", "v"), varint(HUGE));
+        assertHugeLengthRejected(withoutChecksum(Map.of("k", "v", "l", "w").getClass()), Map.of("k", "v", "l", "w"),
+            varint(HUGE));
+    }
+
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    private static KryoCodec<Object> withoutChecksum(Class<?> type) {
+        return (KryoCodec) KryoCodec.builder(type).checksum(false).build();
     }
 
     @Test

@@ -119,6 +119,20 @@ class KryoCodecTest {
         assertEquals(with.length - 4, without.length, "the checksum is 4 bytes");
     }
 
+    record Tagged(String name, List<String> tags) {
+    }
+
+    @Test
+    void recordHoldingANonEmptyJdkImmutableListRoundTrips() {
+        // Kryo writes this list's count as a flagged varint (same-class flag + count + 1): the count check must
+        // read it that way, not as a plain varint.
+        for (boolean checksum : new boolean[] {true, false}) {
+            final KryoCodec<Tagged> codec = KryoCodec.builder(Tagged.class).register(List.of("a").getClass())
+                .checksum(checksum).build();
+            assertRoundTrip(codec, new Tagged("n", List.of("a")), null, "List.of(\"a\"), checksum " + checksum);
+        }
+    }
+
     @Test
     void pojoGraphWithNestedObjectsListsAndMapsRoundTrips() {
         final KryoCodec<Person> codec = KryoCodec.builder(Person.class)
