@@ -15,6 +15,7 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -40,6 +41,43 @@ class CorruptionTest {
 
     record Sample(String name, int n, long id, List<String> tags, Map<String, Integer> counts, Point point,
                   int[] ints, String[] names, Object[] objects, long[] longs) {
+    }
+
+    enum Shade { LIGHT, DARK, NONE }
+
+    /** JDK immutable collections: plain counts (final element types) and flagged ones (Object elements). */
+    record Catalog(List<String> names, Set<Integer> ids, Map<String, Shade> shades, List<Object> mixed,
+                   Map<Object, Object> anyMap) {
+    }
+
+    private static KryoCodec<Catalog> catalogCodec(boolean checksum) {
+        return KryoCodec.builder(Catalog.class).registerJdkImmutableCollections().register(Shade.class)
+            .checksum(checksum).build();
+    }
+
+    private static Catalog catalog(Random random) {
+        final List<String> names = new ArrayList<>();
+        final Map<String, Shade> shades = new HashMap<>();
+        for (int i = random.nextInt(4); i > 0; i--) {
+            final String name = CodecTesting.randomAscii(random, 4);
+            names.add(name);
+            shades.put(name, Shade.values()[random.nextInt(3)]);
+        }
+        final Set<Integer> ids = new HashSet<>();
+        for (int i = random.nextInt(4); i > 0; i--) {
+            ids.add(random.nextInt());
+        }
+        final List<Object> mixed = new ArrayList<>();
+        for (int i = random.nextInt(4); i > 0; i--) {
+            mixed.add(switch (random.nextInt(3)) {
+                case 0 -> random.nextLong();
+                case 1 -> Shade.values()[random.nextInt(3)];
+                default -> CodecTesting.randomString(random, 3);
+            });
+        }
+        final Map<Object, Object> anyMap = random.nextBoolean() ? Map.of()
+            : Map.of(random.nextInt(), List.copyOf(mixed));
+        return new Catalog(List.copyOf(names), Set.copyOf(ids), Map.copyOf(shades), List.copyOf(mixed), anyMap);
     }
 
     /** One codec under test, with a generator of values and whether its format is canonical. */
@@ -95,6 +133,8 @@ class CorruptionTest {
                 .register(HashMap.class).register(Point.class).register(int[].class).register(String[].class)
                 .register(Object[].class).register(long[].class).references(true).checksum(false).build(),
                 CorruptionTest::sample, false),
+            of("Kryo immutable collections, CRC", catalogCodec(true), CorruptionTest::catalog, false),
+            of("Kryo immutable collections, no CRC", catalogCodec(false), CorruptionTest::catalog, false),
             of("Kryo String, no CRC", KryoCodec.builder(String.class).checksum(false).build(),
                 r -> CodecTesting.randomString(r, 30), false),
             of("Kryo ArrayList, no CRC", KryoCodec.builder(ArrayList.class).checksum(false).build(), r -> {

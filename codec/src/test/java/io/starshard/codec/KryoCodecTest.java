@@ -229,7 +229,8 @@ class KryoCodecTest {
         final String enumSet = unregisteredMessage(KryoCodec.of(Bag.class), EnumSet.of(Color.RED));
         assertTrue(enumSet.contains(".register(EnumSet.noneOf(YourEnum.class).getClass())"), enumSet);
         assertRoundTrip(KryoCodec.builder(Bag.class).register(EnumSet.noneOf(Color.class).getClass())
-            .register(Color.class).build(), new Bag(EnumSet.of(Color.RED, Color.BLUE)), null, "EnumSet after the advice");
+            .register(Color.class).build(), new Bag(EnumSet.of(Color.RED, Color.BLUE)), null,
+            "EnumSet after the advice");
 
         // No Kryo serializer reads an unmodifiable view back (it would add to it): advise a type that does.
         final String view = unregisteredMessage(KryoCodec.of(Bag.class),
