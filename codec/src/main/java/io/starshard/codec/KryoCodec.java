@@ -48,7 +48,10 @@ import org.objenesis.strategy.StdInstantiatorStrategy;
  * reader still refuses any array, string, collection or map count larger than the bytes left (see
  * {@code GuardedKryo}), and reads Kryo's strings strictly (a byte that cannot start or continue a character is
  * an error, where Kryo itself would keep a character of an earlier value), so a corrupted region still gives a
- * {@link CodecException} or a value, never an {@link OutOfMemoryError}.
+ * {@link CodecException} or a value, never an {@link OutOfMemoryError}. The count check refuses one kind of
+ * intact value: with references off, a collection or map of more elements than bytes follow its count, whose
+ * elements all encode to no bytes (e.g. records without components); {@link Builder#references(boolean)
+ * references(true)} gives each element a marker byte.
  *
  * <p><b>Primitive classes.</b> {@code KryoCodec.builder(short.class)} means {@code Short}: values are always
  * boxed, and {@link #type()} is the wrapper. {@code void} and {@code Void}, which have no non-null values, are
@@ -657,7 +660,8 @@ public final class KryoCodec<T> implements Codec<T> {
          *
          * <p>They take their place in the registration order like {@code register} calls, one per
          * implementation class the running JDK uses (seven, in the same order, on JDK 17 and 25), in the order
-         * Kryo's {@code ImmutableCollectionsSerializers.registerSerializers} uses. A value reads back as an
+         * of Kryo's {@code ImmutableCollectionsSerializers.registerSerializers}, so the class ids are those a
+         * plain Kryo gets from that method at the same point of its registrations. A value reads back as an
          * equal immutable collection, not always of the same implementation class (a {@code subList} reads back
          * as a {@code List.of} list), and null elements, which only {@code Stream.toList} allows, cannot be
          * encoded.

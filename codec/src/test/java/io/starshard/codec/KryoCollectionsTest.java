@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import com.esotericsoftware.kryo.Kryo;
+import com.esotericsoftware.kryo.serializers.ImmutableCollectionsSerializers;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -103,6 +105,24 @@ class KryoCollectionsTest {
             assertRoundTrip(bags, new Bag(value), null, "Object field " + what);
             assertRoundTrip(bagsNoChecksum, new Bag(value), null, "Object field, no checksum, " + what);
         }
+    }
+
+    @Test
+    void immutableCollectionIdsAreThoseOfKryosOwnRegistrationMethod() {
+        final List<Class<?>> classes = List.of(List.of().getClass(), List.of(1).getClass(),
+            List.of(1, 2, 3).subList(0, 1).getClass(), Set.of().getClass(), Set.of(1).getClass(),
+            Map.of().getClass(), Map.of(1, 2).getClass());
+        final Kryo plain = new Kryo();
+        plain.register(Bag.class);                   // the codec registers its own type first
+        plain.register(Color.class);
+        ImmutableCollectionsSerializers.registerSerializers(plain);
+        final Map<Class<?>, Integer> codecIds = new HashMap<>();
+        KryoCodec.builder(Bag.class).register(Color.class).registerJdkImmutableCollections()
+            .configure(kryo -> classes.forEach(c -> codecIds.put(c, kryo.getRegistration(c).getId()))).build();
+        for (Class<?> c : classes) {
+            assertEquals(plain.getRegistration(c).getId(), codecIds.get(c), c.getName());
+        }
+        assertEquals(7, Set.copyOf(codecIds.values()).size(), "one id per implementation class");
     }
 
     @Test
