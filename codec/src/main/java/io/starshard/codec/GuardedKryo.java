@@ -8,29 +8,46 @@ import com.esotericsoftware.kryo.io.Output;
 import com.esotericsoftware.kryo.serializers.CollectionSerializer;
 import com.esotericsoftware.kryo.serializers.DefaultArraySerializers.ObjectArraySerializer;
 import com.esotericsoftware.kryo.serializers.DefaultArraySerializers.StringArraySerializer;
+import com.esotericsoftware.kryo.serializers.DefaultSerializers.ArraysAsListSerializer;
 import com.esotericsoftware.kryo.serializers.DefaultSerializers.PriorityQueueSerializer;
-import com.esotericsoftware.kryo.serializers.ImmutableCollectionsSerializers;
+import com.esotericsoftware.kryo.serializers.ImmutableCollectionsSerializers.JdkImmutableListSerializer;
+import com.esotericsoftware.kryo.serializers.ImmutableCollectionsSerializers.JdkImmutableMapSerializer;
+import com.esotericsoftware.kryo.serializers.ImmutableCollectionsSerializers.JdkImmutableSetSerializer;
 import com.esotericsoftware.kryo.serializers.MapSerializer;
+import java.util.ArrayList;
 import java.util.Collection;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.PriorityQueue;
+import java.util.Set;
 
 /**
  * A {@link Kryo} whose default serializers check every element count against the bytes left in the region
  * before they allocate for it.
  *
- * <p>Why: Kryo trusts the counts it reads. Without {@link KryoCodec}'s checksum, one corrupted count makes
- * {@code CollectionSerializer} size an {@code ArrayList}, {@code MapSerializer} a {@code HashMap}, or the array
- * serializers an array, for up to 2<sup>31</sup> elements: an {@link OutOfMemoryError} instead of a
- * {@link CodecException}. Every element of a Kryo collection, map or array takes at least one byte (a class id,
- * or a null/not-null marker), so a count above the bytes left can only come from a corrupted region, and is
- * rejected with a {@link KryoException} that the codec reports as a {@link CodecException}. Primitive arrays
- * and strings are checked in {@link KryoCodec}'s input instead, where Kryo reads them.
+ * <p>Why: Kryo trusts the counts it reads. Without {@link KryoCodec}'s checksum (or with it, when the region
+ * is read with other registrations than it was written with), one wrong count makes {@code CollectionSerializer}
+ * size an {@code ArrayList}, {@code MapSerializer} a {@code HashMap}, or the array serializers an array, for up
+ * to 2<sup>31</sup> elements: an {@link OutOfMemoryError} instead of a {@link CodecException}. An element of a
+ * Kryo collection, map or array almost always takes at least one byte (a class id, a null/not-null marker, or
+ * its own bytes), so a count above the bytes left is taken to come from a corrupted region, and is rejected
+ * with a {@link KryoException} that the codec reports as a {@link CodecException}. Primitive arrays and strings
+ * are checked in {@link KryoCodec}'s input instead, where Kryo reads them.
+ *
+ * <p>The check runs where the serializer has the count: in {@code create} for collections and maps, which
+ * Kryo calls with the count it decoded (Kryo writes a collection's count as a flagged or a plain varint,
+ * depending on the element type and on generic type information only the serializer's {@code read} has), and
+ * by peeking at the plain varint that the object and string array serializers write.
  *
  * <p>The guarded serializers subclass Kryo's own, so code that looks a serializer up and configures it (e.g.
  * {@code ((CollectionSerializer) kryo.getSerializer(ArrayList.class)).setElementsCanBeNull(false)}) keeps working.
- * The one case the check would reject wrongly, a collection whose elements are configured never-null and whose
- * element serializer writes zero bytes, does not arise with Kryo's default settings.
+ *
+ * <p>The check wrongly rejects one kind of intact value: a collection or map holding more elements than bytes
+ * follow its count, whose elements encode to nothing. That takes references off (the default), elements all of
+ * one class and none null (then Kryo writes neither class ids nor null markers), and a serializer that writes no
+ * bytes for them, e.g. a record without components. With references on every element carries a marker byte.
  */
 final class GuardedKryo extends Kryo {
 
@@ -54,10 +71,19 @@ final class GuardedKryo extends Kryo {
         if (kind == StringArraySerializer.class) {
             return new GuardedStringArraySerializer();
         }
-        if (serializer instanceof ImmutableCollectionsSerializers.JdkImmutableListSerializer
-            || serializer instanceof ImmutableCollectionsSerializers.JdkImmutableSetSerializer
-            || serializer instanceof ImmutableCollectionsSerializers.JdkImmutableMapSerializer) {
-            return new CountChecked<>(serializer);    // final classes: guard by delegation
+        if (kind == ArraysAsListSerializer.class) {
+            return new GuardedArraysAsListSerializer();
+        }
+        // Kryo's serializers for List.of, Set.of, Map.of and copyOf are final: these replacements write the same
+        // bytes (same base serializer, same settings) and read them back into the same immutable kinds.
+        if (kind == JdkImmutableListSerializer.class) {
+            return new GuardedImmutableListSerializer();
+        }
+        if (kind == JdkImmutableSetSerializer.class) {
+            return new GuardedImmutableSetSerializer();
+        }
+        if (kind == JdkImmutableMapSerializer.class) {
+            return new GuardedImmutableMapSerializer();
         }
         return serializer;
     }
@@ -72,8 +98,10 @@ final class GuardedKryo extends Kryo {
     }
 
     /**
-     * Peeks at the {@code count + 1} varint that Kryo's collection, map and array serializers write first
-     * (0 means null) and checks it, leaving the position where it was.
+     * Peeks at the {@code length + 1} varint (0 means null) that Kryo's object and string array serializers
+     * write first and checks it, leaving the position where it was. Only for those two: Kryo's collection
+     * serializers write their count in a different form (a flagged varint, or a plain one, depending on the
+     * element type), so collections and maps are checked in {@code create}, which receives the count Kryo read.
      */
     static void peekCount(Input input) {
         final int start = input.position();
@@ -136,29 +164,108 @@ final class GuardedKryo extends Kryo {
         }
     }
 
-    /** Delegates to a (final) count-prefixed serializer after checking the count it is about to read. */
-    static final class CountChecked<T> extends Serializer<T> {
-        private final Serializer<T> delegate;
+    /** {@link ArraysAsListSerializer} that checks the count before sizing the list it copies into. */
+    @SuppressWarnings("rawtypes")
+    static final class GuardedArraysAsListSerializer extends ArraysAsListSerializer {
+        @Override
+        protected List create(Kryo kryo, Input input, Class type, int size) {
+            checkCount(input, size);
+            return super.create(kryo, input, type, size);
+        }
+    }
 
-        CountChecked(Serializer<T> delegate) {
-            super(delegate.getAcceptsNull(), delegate.isImmutable());
-            this.delegate = delegate;
+    /**
+     * Reads the lists of {@code List.of}, {@code List.copyOf} and their {@code subList}s as Kryo's
+     * {@code JdkImmutableListSerializer} writes them (elements never null), checking the count first.
+     */
+    static final class GuardedImmutableListSerializer extends CollectionSerializer<List<Object>> {
+        GuardedImmutableListSerializer() {
+            setElementsCanBeNull(false);
         }
 
         @Override
-        public void write(Kryo kryo, Output output, T object) {
-            delegate.write(kryo, output, object);
+        protected List<Object> create(Kryo kryo, Input input, Class<? extends List<Object>> type, int size) {
+            checkCount(input, size);
+            return new ArrayList<>(size);
         }
 
         @Override
-        public T read(Kryo kryo, Input input, Class<? extends T> type) {
-            peekCount(input);
-            return delegate.read(kryo, input, type);
+        protected List<Object> createCopy(Kryo kryo, List<Object> original) {
+            return new ArrayList<>(original.size());
         }
 
         @Override
-        public T copy(Kryo kryo, T original) {
-            return delegate.copy(kryo, original);
+        public List<Object> read(Kryo kryo, Input input, Class<? extends List<Object>> type) {
+            final List<Object> elements = super.read(kryo, input, type);
+            return elements == null ? null : List.copyOf(elements);
+        }
+
+        @Override
+        public List<Object> copy(Kryo kryo, List<Object> original) {
+            return List.copyOf(super.copy(kryo, original));
+        }
+    }
+
+    /** As {@link GuardedImmutableListSerializer}, for the sets of {@code Set.of} and {@code Set.copyOf}. */
+    static final class GuardedImmutableSetSerializer extends CollectionSerializer<Set<Object>> {
+        GuardedImmutableSetSerializer() {
+            setElementsCanBeNull(false);
+        }
+
+        @Override
+        protected Set<Object> create(Kryo kryo, Input input, Class<? extends Set<Object>> type, int size) {
+            checkCount(input, size);
+            return new HashSet<>();
+        }
+
+        @Override
+        protected Set<Object> createCopy(Kryo kryo, Set<Object> original) {
+            return new HashSet<>();
+        }
+
+        @Override
+        public Set<Object> read(Kryo kryo, Input input, Class<? extends Set<Object>> type) {
+            final Set<Object> elements = super.read(kryo, input, type);
+            return elements == null ? null : Set.copyOf(elements);
+        }
+
+        @Override
+        public Set<Object> copy(Kryo kryo, Set<Object> original) {
+            return Set.copyOf(super.copy(kryo, original));
+        }
+    }
+
+    /**
+     * As {@link GuardedImmutableListSerializer}, for the maps of {@code Map.of}, {@code Map.ofEntries} and
+     * {@code Map.copyOf} (keys and values never null).
+     */
+    static final class GuardedImmutableMapSerializer extends MapSerializer<Map<Object, Object>> {
+        GuardedImmutableMapSerializer() {
+            setKeysCanBeNull(false);
+            setValuesCanBeNull(false);
+        }
+
+        @Override
+        protected Map<Object, Object> create(Kryo kryo, Input input, Class<? extends Map<Object, Object>> type,
+                                             int size) {
+            checkCount(input, size);
+            return new HashMap<>();
+        }
+
+        @Override
+        protected Map<Object, Object> createCopy(Kryo kryo, Map<Object, Object> original) {
+            return new HashMap<>();
+        }
+
+        @Override
+        public Map<Object, Object> read(Kryo kryo, Input input, Class<? extends Map<Object, Object>> type) {
+            final Map<Object, Object> entries = super.read(kryo, input, type);
+            return entries == null ? null : Map.copyOf(entries);
+        }
+
+        @Override
+        public Map<Object, Object> copy(Kryo kryo, Map<Object, Object> original) {
+            return Map.copyOf(super.copy(kryo, original));
         }
     }
 }

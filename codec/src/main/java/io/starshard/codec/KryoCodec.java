@@ -6,10 +6,17 @@ import com.esotericsoftware.kryo.Serializer;
 import com.esotericsoftware.kryo.io.Input;
 import com.esotericsoftware.kryo.io.Output;
 import com.esotericsoftware.kryo.util.DefaultInstantiatorStrategy;
+import java.lang.reflect.Modifier;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.EnumSet;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.function.Consumer;
 import java.util.zip.CRC32C;
 import org.agrona.DirectBuffer;
@@ -28,7 +35,9 @@ import org.objenesis.strategy.StdInstantiatorStrategy;
  * <p><b>Registration.</b> Required by default: Kryo then writes a small class id instead of the class name,
  * and a corrupted or foreign region cannot make it load and instantiate an arbitrary class. The codec's own
  * type is always registered; every other class in the object graph must be registered through the builder,
- * or the first encode fails with a {@link CodecException} naming the class and the builder call to add.
+ * or the first encode fails with a {@link CodecException} naming the class and the builder call to add. The
+ * JDK's immutable collections ({@code List.of}, {@code Set.of}, {@code Map.of}, {@code copyOf}...), whose classes
+ * are not public, are registered together by {@link Builder#registerJdkImmutableCollections()}.
  * {@link Builder#registrationRequired(boolean) registrationRequired(false)} is the explicit opt-out.
  *
  * <p><b>Corruption.</b> Kryo trusts the lengths it reads: a flipped bit in an array or collection length can
@@ -39,7 +48,10 @@ import org.objenesis.strategy.StdInstantiatorStrategy;
  * reader still refuses any array, string, collection or map count larger than the bytes left (see
  * {@code GuardedKryo}), and reads Kryo's strings strictly (a byte that cannot start or continue a character is
  * an error, where Kryo itself would keep a character of an earlier value), so a corrupted region still gives a
- * {@link CodecException} or a value, never an {@link OutOfMemoryError}.
+ * {@link CodecException} or a value, never an {@link OutOfMemoryError}. The count check refuses one kind of
+ * intact value: with references off, a collection or map of more elements than bytes follow its count, whose
+ * elements all encode to no bytes (e.g. records without components); {@link Builder#references(boolean)
+ * references(true)} gives each element a marker byte.
  *
  * <p><b>Primitive classes.</b> {@code KryoCodec.builder(short.class)} means {@code Short}: values are always
  * boxed, and {@link #type()} is the wrapper. {@code void} and {@code Void}, which have no non-null values, are
@@ -47,7 +59,8 @@ import org.objenesis.strategy.StdInstantiatorStrategy;
  *
  * <p><b>Keys.</b> The map compares keys by their bytes, so a type used as a key must serialize
  * deterministically: records and plain objects of primitives, strings and lists do; objects holding hash sets
- * or hash maps generally do not.
+ * or hash maps generally do not, nor do those holding {@code Set.of} or {@code Map.of} collections, whose
+ * iteration order changes from one JVM run to the next.
  *
  * @param <T> the value type
  */
@@ -246,10 +259,7 @@ public final class KryoCodec<T> implements Codec<T> {
                 final String name = first.substring(first.indexOf(NOT_REGISTERED) + NOT_REGISTERED.length()).trim();
                 final String where = t == e ? "" : " (" + trace(e) + ")";
                 return new CodecException("KryoCodec<" + type.getSimpleName() + "> cannot " + what + ": class "
-                    + name + " is not registered" + where + ". Register it with KryoCodec.builder("
-                    + type.getSimpleName() + ".class).register(" + name.replace('$', '.') + ".class) "
-                    + "(same classes in the same order wherever the data is read), "
-                    + "or opt out with registrationRequired(false)", e);
+                    + name + " is not registered" + where + ". " + registrationAdvice(name), e);
             }
         }
         return new CodecException("Kryo could not " + what + " a " + subject.getName()
@@ -258,6 +268,79 @@ public final class KryoCodec<T> implements Codec<T> {
     }
 
     private static final String NOT_REGISTERED = "Class is not registered:";
+
+    /**
+     * How to register the class Kryo names. A JDK class that is not public (or not exported) cannot be named in
+     * a {@code register(X.class)} call, so it gets advice that compiles and works: the builder call for the
+     * immutable collections, an instance's {@code getClass()} where Kryo has a serializer for the class, and
+     * otherwise a type Kryo can read back.
+     */
+    private String registrationAdvice(String name) {
+        final String builder = "KryoCodec.builder(" + type.getSimpleName() + ".class)";
+        final String keepOrder = " (same registrations in the same order wherever the data is read), "
+            + "or opt out with registrationRequired(false)";
+        if (name.startsWith("java.util.ImmutableCollections$")) {
+            return "It is one of the JDK's immutable collections (List.of, Set.of, Map.of, Map.ofEntries, copyOf, "
+                + "Stream.toList), whose classes are not public: register them all with " + builder
+                + ".registerJdkImmutableCollections()" + keepOrder;
+        }
+        final String instance = JDK_INSTANCES.get(name);
+        final Class<?> jdkClass = jdkClass(name);
+        if (instance != null) {
+            return "It is a JDK class that is not public, and Kryo has a serializer for it: register it through an "
+                + "instance, " + builder + ".register(" + instance + ".getClass())" + keepOrder;
+        }
+        if (jdkClass != null && EnumSet.class.isAssignableFrom(jdkClass)) {
+            return "It is a JDK EnumSet class, which is not public, and Kryo has a serializer for it: register it "
+                + "through an instance, " + builder + ".register(EnumSet.noneOf(YourEnum.class).getClass())"
+                + keepOrder;
+        }
+        if (jdkClass != null && !nameable(jdkClass)) {
+            // Registering by instance would not help: Kryo has no serializer made for such a class, and its
+            // generic ones can fail to read it back (a collection serializer cannot add to an unmodifiable view).
+            return "It is a JDK class that is not public, so code cannot register it, and Kryo has no serializer "
+                + "made for it: encode a type Kryo reads back instead, e.g. a List.copyOf, Set.copyOf or Map.copyOf "
+                + "copy (with " + builder + ".registerJdkImmutableCollections()) or an ArrayList, HashSet or HashMap "
+                + "copy (with " + builder + ".register(ArrayList.class) and so on)";
+        }
+        final String source = jdkClass != null ? jdkClass.getCanonicalName() : name.replace('$', '.');
+        return "Register it with " + builder + ".register(" + source + ".class)" + keepOrder;
+    }
+
+    /**
+     * Non-public JDK classes that Kryo has a default serializer for, by name, with an expression whose class it
+     * is. Built from the instances, so the names are those of the running JDK.
+     */
+    private static final Map<String, String> JDK_INSTANCES = Map.of(
+        Arrays.asList().getClass().getName(), "Arrays.asList()",
+        Collections.emptyList().getClass().getName(), "Collections.emptyList()",
+        Collections.emptySet().getClass().getName(), "Collections.emptySet()",
+        Collections.emptyMap().getClass().getName(), "Collections.emptyMap()",
+        Collections.singletonList(0).getClass().getName(), "Collections.singletonList(0)",
+        Collections.singleton(0).getClass().getName(), "Collections.singleton(0)",
+        Collections.singletonMap(0, 0).getClass().getName(), "Collections.singletonMap(0, 0)");
+
+    /** The JDK class (bootstrap or platform loader) of that name, without initializing it; null if none. */
+    private static Class<?> jdkClass(String name) {
+        try {
+            return Class.forName(name, false, ClassLoader.getPlatformClassLoader());
+        } catch (ClassNotFoundException | LinkageError e) {
+            return null;                    // an application class, or an array as Kryo names it ("X[]")
+        }
+    }
+
+    /** Whether code outside the JDK can write {@code cls} as a class literal. */
+    private static boolean nameable(Class<?> cls) {
+        if (cls.isAnonymousClass() || cls.isLocalClass()) {
+            return false;
+        }
+        for (Class<?> c = cls; c != null; c = c.getDeclaringClass()) {
+            if (!Modifier.isPublic(c.getModifiers())) {
+                return false;
+            }
+        }
+        return cls.getModule().isExported(cls.getPackageName());
+    }
 
     /** Kryo's serialization trace (the field path), from a {@link KryoException} message, on one line. */
     private static String trace(RuntimeException e) {
@@ -511,6 +594,16 @@ public final class KryoCodec<T> implements Codec<T> {
         }
     }
 
+    /**
+     * The JDK's immutable collection classes, each once, in the order Kryo's
+     * {@code ImmutableCollectionsSerializers.registerSerializers} registers them.
+     */
+    private static final List<Class<?>> JDK_IMMUTABLE_COLLECTIONS = List.copyOf(new LinkedHashSet<>(List.of(
+        List.of().getClass(), List.of(1).getClass(), List.of(1, 2, 3, 4).getClass(),
+        List.of(1, 2, 3, 4).subList(0, 2).getClass(),
+        Map.of().getClass(), Map.of(1, 2).getClass(), Map.of(1, 2, 3, 4).getClass(),
+        Set.of().getClass(), Set.of(1).getClass(), Set.of(1, 2, 3, 4).getClass())));
+
     /** A class to register, optionally with its serializer. */
     private static final class Registration<S> {
         final Class<S> type;
@@ -556,6 +649,29 @@ public final class KryoCodec<T> implements Codec<T> {
          */
         public Builder<T> register(Class<?> cls) {
             registrations.add(new Registration<>(Objects.requireNonNull(cls, "cls"), null));
+            return this;
+        }
+
+        /**
+         * Registers the JDK's immutable collections: the classes of the lists, sets and maps that
+         * {@code List.of}, {@code List.copyOf}, {@code Stream.toList}, {@code Set.of}, {@code Set.copyOf},
+         * {@code Map.of}, {@code Map.ofEntries} and {@code Map.copyOf} return, and of such a list's
+         * {@code subList}. Those classes are not public, so {@link #register(Class)} cannot name them.
+         *
+         * <p>They take their place in the registration order like {@code register} calls, one per
+         * implementation class the running JDK uses (seven, in the same order, on JDK 17 and 25), in the order
+         * of Kryo's {@code ImmutableCollectionsSerializers.registerSerializers}, so the class ids are those a
+         * plain Kryo gets from that method at the same point of its registrations. A value reads back as an
+         * equal immutable collection, not always of the same implementation class (a {@code subList} reads back
+         * as a {@code List.of} list), and null elements, which only {@code Stream.toList} allows, cannot be
+         * encoded.
+         *
+         * @return this builder
+         */
+        public Builder<T> registerJdkImmutableCollections() {
+            for (Class<?> cls : JDK_IMMUTABLE_COLLECTIONS) {
+                register(cls);
+            }
             return this;
         }
 

@@ -15,9 +15,11 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
 import java.util.function.Function;
 import org.agrona.DirectBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
@@ -39,6 +41,43 @@ class CorruptionTest {
 
     record Sample(String name, int n, long id, List<String> tags, Map<String, Integer> counts, Point point,
                   int[] ints, String[] names, Object[] objects, long[] longs) {
+    }
+
+    enum Shade { LIGHT, DARK, NONE }
+
+    /** JDK immutable collections: plain counts (final element types) and flagged ones (Object elements). */
+    record Catalog(List<String> names, Set<Integer> ids, Map<String, Shade> shades, List<Object> mixed,
+                   Map<Object, Object> anyMap) {
+    }
+
+    private static KryoCodec<Catalog> catalogCodec(boolean checksum) {
+        return KryoCodec.builder(Catalog.class).registerJdkImmutableCollections().register(Shade.class)
+            .checksum(checksum).build();
+    }
+
+    private static Catalog catalog(Random random) {
+        final List<String> names = new ArrayList<>();
+        final Map<String, Shade> shades = new HashMap<>();
+        for (int i = random.nextInt(4); i > 0; i--) {
+            final String name = CodecTesting.randomAscii(random, 4);
+            names.add(name);
+            shades.put(name, Shade.values()[random.nextInt(3)]);
+        }
+        final Set<Integer> ids = new HashSet<>();
+        for (int i = random.nextInt(4); i > 0; i--) {
+            ids.add(random.nextInt());
+        }
+        final List<Object> mixed = new ArrayList<>();
+        for (int i = random.nextInt(4); i > 0; i--) {
+            mixed.add(switch (random.nextInt(3)) {
+                case 0 -> random.nextLong();
+                case 1 -> Shade.values()[random.nextInt(3)];
+                default -> CodecTesting.randomString(random, 3);
+            });
+        }
+        final Map<Object, Object> anyMap = random.nextBoolean() ? Map.of()
+            : Map.of(random.nextInt(), List.copyOf(mixed));
+        return new Catalog(List.copyOf(names), Set.copyOf(ids), Map.copyOf(shades), List.copyOf(mixed), anyMap);
     }
 
     /** One codec under test, with a generator of values and whether its format is canonical. */
@@ -94,6 +133,8 @@ class CorruptionTest {
                 .register(HashMap.class).register(Point.class).register(int[].class).register(String[].class)
                 .register(Object[].class).register(long[].class).references(true).checksum(false).build(),
                 CorruptionTest::sample, false),
+            of("Kryo immutable collections, CRC", catalogCodec(true), CorruptionTest::catalog, false),
+            of("Kryo immutable collections, no CRC", catalogCodec(false), CorruptionTest::catalog, false),
             of("Kryo String, no CRC", KryoCodec.builder(String.class).checksum(false).build(),
                 r -> CodecTesting.randomString(r, 30), false),
             of("Kryo ArrayList, no CRC", KryoCodec.builder(ArrayList.class).checksum(false).build(), r -> {
@@ -267,14 +308,31 @@ class CorruptionTest {
         return out.toByteArray();
     }
 
+    /** Kryo's flagged varint: bit 7 the flag, bit 6 "more bytes follow", the low 6 bits, then 7-bit groups. */
+    private static byte[] flaggedVarint(boolean flag, int value) {
+        final ByteArrayOutputStream out = new ByteArrayOutputStream();
+        final int more = (value >>> 6) != 0 ? 0x40 : 0;
+        out.write((flag ? 0x80 : 0) | more | (value & 0x3F));
+        if (more != 0) {
+            out.writeBytes(varint(value >>> 6));
+        }
+        return out.toByteArray();
+    }
+
     private static <T> void assertHugeLengthRejected(KryoCodec<T> codec, T value) {
+        assertHugeLengthRejected(codec, value, varint(HUGE));
+    }
+
+    /** Replaces the one-byte count after the class id with {@code hugeCount}; decoding must not allocate for it. */
+    private static <T> void assertHugeLengthRejected(KryoCodec<T> codec, T value, byte[] hugeCount) {
         final byte[] encoded = CodecTesting.encode(codec, value);
-        final byte[] corrupt = withHugeLength(encoded, 1, varint(HUGE));
+        final byte[] corrupt = withHugeLength(encoded, 1, hugeCount);
         for (CodecTesting.Kind kind : CodecTesting.Kind.values()) {
             final CodecException e = assertThrows(CodecException.class,
                 () -> codec.decode(kind.holding(corrupt), 0, corrupt.length),
                 codec + ": a corrupted length must not allocate, or throw anything but CodecException");
-            assertNotNull(e.getMessage());
+            assertTrue(String.valueOf(e.getMessage()).contains("exceeds the"),
+                codec + ": the count check, not a later failure, must reject the length: " + e.getMessage());
         }
     }
 
@@ -291,6 +349,28 @@ class CorruptionTest {
         assertHugeLengthRejected(KryoCodec.builder(byte[].class).checksum(false).build(), new byte[] {1, 2});
         assertHugeLengthRejected(KryoCodec.builder(java.util.PriorityQueue.class).checksum(false).build(),
             new java.util.PriorityQueue<>(List.of(1, 2)));
+    }
+
+    @Test
+    void hugeCountsOfJdkImmutableCollectionsAndArraysAsListWithoutChecksumThrowCodecException() {
+        // List.of, Set.of and Arrays.asList are written by Kryo's collection serializer: at the top level (no
+        // generic element type) their count is a flagged varint, the flag saying whether all elements share a class.
+        for (boolean sameClass : new boolean[] {true, false}) {
+            final byte[] huge = flaggedVarint(sameClass, HUGE);
+            assertHugeLengthRejected(withoutChecksum(List.of("a", "b").getClass()), List.of("a", "b"), huge);
+            assertHugeLengthRejected(withoutChecksum(List.of("a", "b", "c").getClass()), List.of("a", "b", "c"), huge);
+            assertHugeLengthRejected(withoutChecksum(Set.of("a", "b").getClass()), Set.of("a", "b"), huge);
+            assertHugeLengthRejected(withoutChecksum(Arrays.asList().getClass()), Arrays.asList("a", "b"), huge);
+        }
+        // Maps write a plain varint count.
+        assertHugeLengthRejected(withoutChecksum(Map.of("k", "v").getClass()), Map.of("k", "v"), varint(HUGE));
+        assertHugeLengthRejected(withoutChecksum(Map.of("k", "v", "l", "w").getClass()), Map.of("k", "v", "l", "w"),
+            varint(HUGE));
+    }
+
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    private static KryoCodec<Object> withoutChecksum(Class<?> type) {
+        return (KryoCodec) KryoCodec.builder(type).checksum(false).build();
     }
 
     @Test

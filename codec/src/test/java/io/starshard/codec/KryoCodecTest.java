@@ -2,6 +2,7 @@ package io.starshard.codec;
 
 import static io.starshard.codec.RoundTripAssertions.assertRoundTrip;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -11,17 +12,22 @@ import com.esotericsoftware.kryo.Serializer;
 import com.esotericsoftware.kryo.io.Input;
 import com.esotericsoftware.kryo.io.Output;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Random;
+import java.util.Set;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Stream;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.Test;
 
@@ -119,6 +125,20 @@ class KryoCodecTest {
         assertEquals(with.length - 4, without.length, "the checksum is 4 bytes");
     }
 
+    record Tagged(String name, List<String> tags) {
+    }
+
+    @Test
+    void recordHoldingANonEmptyJdkImmutableListRoundTrips() {
+        // Kryo writes this list's count as a flagged varint (same-class flag + count + 1): the count check must
+        // read it that way, not as a plain varint.
+        for (boolean checksum : new boolean[] {true, false}) {
+            final KryoCodec<Tagged> codec = KryoCodec.builder(Tagged.class).register(List.of("a").getClass())
+                .checksum(checksum).build();
+            assertRoundTrip(codec, new Tagged("n", List.of("a")), null, "List.of(\"a\"), checksum " + checksum);
+        }
+    }
+
     @Test
     void pojoGraphWithNestedObjectsListsAndMapsRoundTrips() {
         final KryoCodec<Person> codec = KryoCodec.builder(Person.class)
@@ -162,6 +182,61 @@ class KryoCodecTest {
         final CodecException e = assertThrows(CodecException.class,
             () -> codec.encode(new Bag(items), new UnsafeBuffer(new byte[256]), 0, 256));
         assertAdvice(e, Point.class);
+    }
+
+    record Bag(Object items) {
+    }
+
+    enum Color { RED, GREEN, BLUE }
+
+    /** Encodes a Bag of {@code items} with the codec, expecting the unregistered-class failure, and returns it. */
+    private static String unregisteredMessage(KryoCodec<Bag> codec, Object items) {
+        final CodecException e = assertThrows(CodecException.class,
+            () -> codec.encode(new Bag(items), new UnsafeBuffer(new byte[256]), 0, 256));
+        final String m = e.getMessage();
+        assertTrue(m.contains(items.getClass().getName()), "names the class: " + m);
+        assertFalse(m.contains("register(" + items.getClass().getName().replace('$', '.')),
+            "must not suggest naming a non-public JDK class: " + m);
+        assertFalse(m.contains(".class).register(java.util."), "no JDK class literal that cannot compile: " + m);
+        return m;
+    }
+
+    @Test
+    void jdkImmutableCollectionsGetTheBuilderCallNotTheirNonPublicClass() {
+        for (Object items : new Object[] {List.of("a"), List.of(1, 2, 3), List.of(1, 2, 3).subList(0, 2),
+            Set.of("s"), Set.of(1, 2, 3), Map.of("k", 1), Map.of("k", 1, "l", 2), Stream.of("x").toList()}) {
+            final String m = unregisteredMessage(KryoCodec.of(Bag.class), items);
+            assertTrue(m.contains("KryoCodec.builder(Bag.class).registerJdkImmutableCollections()"), m);
+            assertTrue(m.contains("registrationRequired(false)"), "names the opt-out: " + m);
+            // The advice works.
+            final KryoCodec<Bag> advised = KryoCodec.builder(Bag.class).registerJdkImmutableCollections().build();
+            assertRoundTrip(advised, new Bag(items), null, "after the advice: " + items);
+        }
+    }
+
+    @Test
+    void otherNonPublicJdkClassesGetAdviceThatWorks() {
+        final String asList = unregisteredMessage(KryoCodec.of(Bag.class), Arrays.asList("a", "b"));
+        assertTrue(asList.contains(".register(Arrays.asList().getClass())"), asList);
+        assertRoundTrip(KryoCodec.builder(Bag.class).register(Arrays.asList().getClass()).build(),
+            new Bag(Arrays.asList("a", "b")), null, "Arrays.asList after the advice");
+
+        final String singleton = unregisteredMessage(KryoCodec.of(Bag.class), Collections.singletonList("a"));
+        assertTrue(singleton.contains(".register(Collections.singletonList(0).getClass())"), singleton);
+        assertRoundTrip(KryoCodec.builder(Bag.class).register(Collections.singletonList(0).getClass()).build(),
+            new Bag(Collections.singletonList("a")), null, "singletonList after the advice");
+
+        final String enumSet = unregisteredMessage(KryoCodec.of(Bag.class), EnumSet.of(Color.RED));
+        assertTrue(enumSet.contains(".register(EnumSet.noneOf(YourEnum.class).getClass())"), enumSet);
+        assertRoundTrip(KryoCodec.builder(Bag.class).register(EnumSet.noneOf(Color.class).getClass())
+            .register(Color.class).build(), new Bag(EnumSet.of(Color.RED, Color.BLUE)), null,
+            "EnumSet after the advice");
+
+        // No Kryo serializer reads an unmodifiable view back (it would add to it): advise a type that does.
+        final String view = unregisteredMessage(KryoCodec.of(Bag.class),
+            Collections.unmodifiableList(new ArrayList<>(List.of("a"))));
+        assertTrue(view.contains("List.copyOf") && view.contains("registerJdkImmutableCollections()"), view);
+        assertFalse(view.contains("registrationRequired(false)"), "the opt-out would not read it back either: " + view);
     }
 
     private static void assertAdvice(CodecException e, Class<?> unregistered) {
