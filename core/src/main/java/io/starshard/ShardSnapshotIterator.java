@@ -70,19 +70,17 @@ final class ShardSnapshotIterator<K, V, T> implements Iterator<T> {
         final int keyAt = RecordDescriptor.keyOffset(position);
         final int valueAt = RecordDescriptor.valueOffset(position, keyLength);
         position += RecordDescriptor.recordLength(keyLength, valueLength);
+        lastKeyLength = keyLength;
+        final Object element;
         if (kind == VALUES) {
             lastKey = null;
             lastKeyBytes.putBytes(0, records, keyAt, keyLength);
-            lastKeyLength = keyLength;
-            return (T) engine.decodeValue(records, valueAt, valueLength);
+            element = engine.decodeValue(records, valueAt, valueLength);
+        } else {
+            lastKey = engine.decodeKey(records, keyAt, keyLength);
+            element = kind == KEYS ? lastKey : new MapEntry<>(map, lastKey, engine.decodeValue(records, valueAt, valueLength));
         }
-        final K key = engine.decodeKey(records, keyAt, keyLength);
-        lastKey = key;
-        lastKeyLength = keyLength;
-        if (kind == KEYS) {
-            return (T) key;
-        }
-        return (T) new MapEntry<>(map, key, engine.decodeValue(records, valueAt, valueLength));
+        return (T) element;
     }
 
     @Override
