@@ -92,9 +92,9 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
 
     /**
      * Starts a builder. Keys and values of {@code Long}, {@code Integer}, {@code Double}, {@code String} and
-     * {@code byte[]} get allocation-free built-in codecs; any other type gets a Kryo codec. Generic value types
-     * work with their raw class: {@code ShardedHashMap<String, List<String>> m =
-     * ShardedHashMap.builder(String.class, List.class).build()}.
+     * {@code byte[]} get allocation-free built-in codecs; any other type gets a Kryo codec. A generic value type is
+     * given by its raw class and named once as a type argument:
+     * {@code ShardedHashMap.<String, List<String>>builder(String.class, List.class).shards(8).build()}.
      *
      * @param keyType   key class (a primitive class means its wrapper)
      * @param valueType value class
@@ -107,7 +107,8 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
     }
 
     /**
-     * A map with {@value #DEFAULT_SHARDS} shards and the default settings.
+     * A map with {@value #DEFAULT_SHARDS} shards and the default settings. A generic value type is given by its
+     * raw class: {@code ShardedHashMap<String, List<String>> m = ShardedHashMap.create(String.class, List.class)}.
      *
      * @param keyType   key class
      * @param valueType value class

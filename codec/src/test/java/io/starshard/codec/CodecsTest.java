@@ -8,7 +8,18 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.LinkedList;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
@@ -95,5 +106,34 @@ class CodecsTest {
     private static void assertNpeNaming(String argument, Executable call) {
         final NullPointerException e = assertThrows(NullPointerException.class, call);
         assertEquals(argument, e.getMessage(), "the message names the argument");
+    }
+
+    @Test
+    @SuppressWarnings("rawtypes")
+    void collectionInterfacesRoundTripTheUsualImplementationsWithoutConfiguration() {
+        final Codec<List> lists = Codecs.forClass(List.class);
+        final Codec<Map> maps = Codecs.forClass(Map.class);
+        final Codec<Set> sets = Codecs.forClass(Set.class);
+        final Codec<Collection> collections = Codecs.forClass(Collection.class);
+        for (List<?> list : List.<List<?>>of(List.of(), List.of("a"), List.of("a", "b", "c"), new ArrayList<>(List.of(1, 2)),
+                new LinkedList<>(List.of(3L)), List.copyOf(new ArrayList<>(List.of("x", "y", "z"))).subList(1, 3))) {
+            assertEquals(list, roundTrip(lists, list));
+            assertEquals(list, roundTrip(collections, list));
+        }
+        for (Map<?, ?> map : List.<Map<?, ?>>of(Map.of(), Map.of("k", 1), Map.of("a", 1, "b", 2, "c", 3),
+                new HashMap<>(Map.of("h", 1)), new LinkedHashMap<>(Map.of("l", 2)), new TreeMap<>(Map.of("t", 3)))) {
+            assertEquals(map, roundTrip(maps, map));
+        }
+        for (Set<?> set : List.<Set<?>>of(Set.of(), Set.of(1), Set.of(1, 2, 3), new HashSet<>(Set.of("h")),
+                new LinkedHashSet<>(Set.of("l")), new TreeSet<>(Set.of("t")))) {
+            assertEquals(set, roundTrip(sets, set));
+        }
+    }
+
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    private static Object roundTrip(Codec codec, Object value) {
+        final org.agrona.ExpandableArrayBuffer buffer = new org.agrona.ExpandableArrayBuffer(64);
+        final int length = codec.encode(value, buffer, 0, 1 << 20);
+        return codec.decode(buffer, 0, length);
     }
 }
