@@ -47,7 +47,7 @@ import java.util.concurrent.TimeUnit;
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
-@Fork(value = 1, jvmArgsAppend = {"--add-exports=java.base/jdk.internal.misc=ALL-UNNAMED"})
+@Fork(1)
 public class CodecBenchmark {
     /** Capacity of the encode destination: more than any encoding here. */
     private static final int OUT_BYTES = 256;

@@ -66,8 +66,7 @@ public class SegmentBenchmark {
     @State(Scope.Thread)
     @BenchmarkMode(Mode.AverageTime)
     @OutputTimeUnit(TimeUnit.NANOSECONDS)
-    @Fork(value = 1, jvmArgsAppend = {"--add-exports=java.base/jdk.internal.misc=ALL-UNNAMED", "-Xmx12g",
-        "-XX:+UseParallelGC"})
+    @Fork(value = 1, jvmArgs = {"-Xmx12g", "-XX:+UseParallelGC"})
     public static class LongToLong {
         /** Entries in the map. */
         @Param({"1000", "1000000", "10000000"})
@@ -151,8 +150,7 @@ public class SegmentBenchmark {
     @State(Scope.Thread)
     @BenchmarkMode(Mode.AverageTime)
     @OutputTimeUnit(TimeUnit.NANOSECONDS)
-    @Fork(value = 1, jvmArgsAppend = {"--add-exports=java.base/jdk.internal.misc=ALL-UNNAMED", "-Xmx12g",
-        "-XX:+UseParallelGC"})
+    @Fork(value = 1, jvmArgs = {"-Xmx12g", "-XX:+UseParallelGC"})
     public static class Bytes16To100 {
         /** Entries in the map. */
         @Param({"1000", "1000000", "10000000"})
