@@ -140,8 +140,8 @@ final class EntryArena {
      * <p>Why one method: the header is loaded <em>once</em>, as one {@code long}, and exactly the lengths that
      * were checked are used for the key comparison and the copy. Reading the header again after checking it
      * is not safe: a concurrent {@link #free} overwrites the first 8 bytes of the block with a free-list link,
-     * and a copy that re-read its length from there could run past the chunk (a JVM crash, found by
-     * {@code SegmentTortureTest}).
+     * and a copy that re-read its length from there could run past the chunk and crash the JVM
+     * ({@code SegmentTortureTest} races readers against exactly such frees).
      *
      * @return the value length (0 if {@code out} is null), {@link #KEY_MISMATCH}, or {@link #INVALID} if the
      *         reference or the header does not describe an entry lying wholly inside a live chunk

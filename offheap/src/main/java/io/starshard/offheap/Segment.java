@@ -49,8 +49,8 @@ public final class Segment implements AutoCloseable {
     private final int valueWidth;
     /**
      * Inline slots with a value of 1..8 bytes: 16-byte slots that {@link #getLong} reads in its own probe.
-     * Derivable from {@code inline} and {@code valueWidth}, but one field and one branch on the hot path measured
-     * 5.4-5.5 instead of 5.6-5.7 ns per get in cache ({@code SegmentBenchmark}, 1K, 5 forks, twice each).
+     * Derivable from {@code inline} and {@code valueWidth}, but kept as one field so that {@code getLong}'s
+     * dispatch is one load and one branch.
      */
     private final boolean longSlots;
     private final int maxEntryBytes;
@@ -149,15 +149,16 @@ public final class Segment implements AutoCloseable {
     }
 
     /**
-     * The probe of {@link #getLong}. Why its own loop rather than {@link #probe}: each step below was measured
-     * ({@code SegmentBenchmark}, {@code long -> long} get; see docs/benchmarks.md):
+     * The probe of {@link #getLong}. Why its own loop rather than {@link #probe}, each point measured faster on
+     * a {@code long -> long} get, in cache and out of it:
      * <ul>
      *   <li>the value is loaded right after the matching hash compare, from the same address, instead of
-     *       returning a slot index to load it from (10M entries: 91 instead of 117 ns);</li>
+     *       returning a slot index to load it from: out of cache the value load then overlaps the hash's miss
+     *       instead of following it;</li>
      *   <li>the first tag match of the home group, where almost every present key is, is tried before the
-     *       general loop, so the common case is straight-line code (1K entries: 5.4 instead of 5.9 ns);</li>
+     *       general loop, so the common case is straight-line code;</li>
      *   <li>the slot address is {@link Table#slot16AddressOfMatch}, one addressing mode after the
-     *       trailing-zero count (1K: 5.6 instead of 5.9 ns without the fast path above).</li>
+     *       trailing-zero count.</li>
      * </ul>
      * A miss in the fast path (a key outside its home group, a false tag match, an absent key) runs the general
      * loop from the home group again: it re-reads one control word the fast path already has in cache.
@@ -265,8 +266,7 @@ public final class Segment implements AutoCloseable {
         // not depend on the word, so the misses overlap and the slot read below usually hits. 128 bytes of slots
         // span 2 or 3 lines (the table is only 8-byte aligned): the first, middle and last word touch them all.
         // The branch keeps the loads alive and is all but never taken (it only bumps a counter nobody reads).
-        // Measured (MapBenchmark, 1 thread, 2 forks): 10M bytesGet 1.08 -> 1.34 ops/us, a dependent 10M get
-        // 1594 -> 1334 ns. Not done for the inline getLong: there it measured no gain (docs/benchmarks.md).
+        // Not done for the inline getLong: measured there, it gained nothing.
         final long homeSlots = t.slot16GroupAddress(group);
         final long touched = MemoryAccess.getLong(homeSlots) ^ MemoryAccess.getLong(homeSlots + 64)
             ^ MemoryAccess.getLong(homeSlots + 120);
