@@ -6,19 +6,8 @@ import org.agrona.MutableDirectBuffer;
 import java.util.Arrays;
 
 /**
- * Off-heap storage for the entries of an indirect segment: chunks carved into size-classed blocks.
- *
- * <h2>Entry layout</h2>
- * <pre>
- *  0        3 4            8                 8 + keyLength
- *  +--------+-+------------+-----------------+-------------------+
- *  | keyLen |c| valueLength|    key bytes    |    value bytes    |   block start is 8-byte aligned
- *  +--------+-+------------+-----------------+-------------------+
- *  int 0: bits 0..23 key length, bits 24..31 block class c (0..51, or 255 = dedicated chunk)
- *  int 1: value length
- *  a free block's first 8 bytes hold the reference of the next free block of its class
- * </pre>
- * A reference is {@code chunkId << 32 | offset}.
+ * Off-heap storage for the entries of an indirect segment: chunks carved into size-classed blocks. The entry
+ * header, the free-list link and the reference format are laid out in {@link EntryDescriptor}.
  *
  * <h2>Size classes</h2>
  * Blocks are 8..128 bytes in steps of 8, then four classes per doubling up to {@value #MAX_SMALL_BLOCK}
@@ -39,14 +28,14 @@ import java.util.Arrays;
  * {@link #readIfKey} may run concurrently with a writer.
  */
 final class EntryArena {
-    static final int HEADER_BYTES = 8;
+    /** Largest block of a size class; a larger entry gets a dedicated chunk. */
     static final int MAX_SMALL_BLOCK = 1 << 16;
+    /** Number of size classes, 8 bytes to {@link #MAX_SMALL_BLOCK}. */
     static final int CLASS_COUNT = 52;
-    static final int LARGE_CLASS = 0xFF;
+    /** Size of the first regular chunk: a lazily created small shard stays small. */
     static final int FIRST_CHUNK_BYTES = 4096;
+    /** Largest regular chunk; each new one doubles up to this size. */
     static final int MAX_CHUNK_BYTES = 1 << 20;
-    static final long NO_BLOCK = -1L;
-    private static final int KEY_LENGTH_MASK = 0xFF_FFFF;
 
     /** An off-heap chunk; immutable, so a reader that loads one sees an address and a size that belong together. */
     static final class Chunk {
@@ -82,7 +71,7 @@ final class EntryArena {
         this.memory = memory;
         this.epochs = epochs;
         this.maxEntryBytes = maxEntryBytes;
-        Arrays.fill(freeHeads, NO_BLOCK);
+        Arrays.fill(freeHeads, EntryDescriptor.NO_BLOCK);
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -116,14 +105,6 @@ final class EntryArena {
         return classSize(c) > bytes ? c - 1 : c;
     }
 
-    static int align8(long bytes) {
-        return (int) ((bytes + 7) & ~7L);
-    }
-
-    static long ref(int chunkId, int offset) {
-        return ((long) chunkId << 32) | offset;
-    }
-
     // ---------------------------------------------------------------------------------------------------------
     // Reads that may race with the writer: every value read from shared memory is checked before it is used.
     // ---------------------------------------------------------------------------------------------------------
@@ -148,26 +129,27 @@ final class EntryArena {
      */
     int readIfKey(long ref, DirectBuffer key, int keyOffset, int keyLength, MutableDirectBuffer out,
                   int outOffset) {
-        final int id = (int) (ref >>> 32);
-        final int offset = (int) ref;
+        final int id = EntryDescriptor.refChunkId(ref);
+        final int offset = EntryDescriptor.refOffset(ref);
         final Chunk[] snapshot = chunks;
         if (id < 0 || id >= snapshot.length) {
             return INVALID;
         }
         final Chunk chunk = snapshot[id];
-        if (chunk == null || offset < 0 || (offset & 7) != 0 || offset > chunk.size - HEADER_BYTES) {
+        if (chunk == null || offset < 0 || (offset & (EntryDescriptor.BLOCK_ALIGNMENT - 1)) != 0
+            || offset > chunk.size - EntryDescriptor.HEADER_BYTES) {
             return INVALID;
         }
         final long address = chunk.address + offset;
         final long header = MemoryAccess.getLong(address);   // the one load of the header; see above
-        final int storedKeyLength = headerKeyLength(header);
-        final int valueLength = headerValueLength(header);
+        final int storedKeyLength = EntryDescriptor.headerKeyLength(header);
+        final int valueLength = EntryDescriptor.headerValueLength(header);
         if (valueLength < 0 || (long) storedKeyLength + valueLength > maxEntryBytes
-            || (long) storedKeyLength + valueLength > (long) chunk.size - offset - HEADER_BYTES) {
+            || EntryDescriptor.entryBytes(storedKeyLength, valueLength) > (long) chunk.size - offset) {
             return INVALID;
         }
         if (storedKeyLength != keyLength
-            || !MemoryAccess.equals(address + HEADER_BYTES, key, keyOffset, keyLength)) {
+            || !MemoryAccess.equals(address + EntryDescriptor.KEY_OFFSET, key, keyOffset, keyLength)) {
             return KEY_MISMATCH;
         }
         if (out == null) {
@@ -176,32 +158,23 @@ final class EntryArena {
         if (outOffset + valueLength > out.capacity()) {
             out.checkLimit(outOffset + valueLength);
         }
-        MemoryAccess.copyToBuffer(address + HEADER_BYTES + storedKeyLength, out, outOffset, valueLength);
+        MemoryAccess.copyToBuffer(address + EntryDescriptor.valueOffset(storedKeyLength), out, outOffset, valueLength);
         return valueLength;
-    }
-
-    /** Key length out of a header loaded as one native-order long (int 0 of the entry). */
-    static int headerKeyLength(long header) {
-        return (MemoryAccess.LITTLE_ENDIAN ? (int) header : (int) (header >>> 32)) & KEY_LENGTH_MASK;
-    }
-
-    /** Value length out of a header loaded as one native-order long (int 1 of the entry). */
-    static int headerValueLength(long header) {
-        return MemoryAccess.LITTLE_ENDIAN ? (int) (header >>> 32) : (int) header;
     }
 
     /** Key length of an entry the writer knows to be valid (under the lock); racy readers use {@link #readIfKey}. */
     static int keyLength(long entryAddress) {
-        return MemoryAccess.getInt(entryAddress) & KEY_LENGTH_MASK;
+        return EntryDescriptor.keyLengthOf(
+            MemoryAccess.getInt(entryAddress + EntryDescriptor.KEY_LENGTH_AND_CLASS_OFFSET));
     }
 
     /** Value length of an entry the writer knows to be valid (under the lock). */
     static int valueLength(long entryAddress) {
-        return MemoryAccess.getInt(entryAddress + 4);
+        return MemoryAccess.getInt(entryAddress + EntryDescriptor.VALUE_LENGTH_OFFSET);
     }
 
     private static int blockClass(long entryAddress) {
-        return MemoryAccess.getInt(entryAddress) >>> 24;
+        return EntryDescriptor.classOf(MemoryAccess.getInt(entryAddress + EntryDescriptor.KEY_LENGTH_AND_CLASS_OFFSET));
     }
 
     /**
@@ -217,7 +190,7 @@ final class EntryArena {
         if (outOffset + valueLength > out.capacity()) {
             out.checkLimit(outOffset + valueLength);
         }
-        MemoryAccess.copyToBuffer(entryAddress + HEADER_BYTES + keyLength, out, outOffset, valueLength);
+        MemoryAccess.copyToBuffer(entryAddress + EntryDescriptor.valueOffset(keyLength), out, outOffset, valueLength);
         return valueLength;
     }
 
@@ -227,7 +200,7 @@ final class EntryArena {
         if (outOffset + keyLength > out.capacity()) {
             out.checkLimit(outOffset + keyLength);
         }
-        MemoryAccess.copyToBuffer(entryAddress + HEADER_BYTES, out, outOffset, keyLength);
+        MemoryAccess.copyToBuffer(entryAddress + EntryDescriptor.KEY_OFFSET, out, outOffset, keyLength);
         return keyLength;
     }
 
@@ -243,22 +216,10 @@ final class EntryArena {
      */
     long allocateEntry(DirectBuffer key, int keyOffset, int keyLength, DirectBuffer value, int valueOffset,
                        int valueLength) {
-        final int size = align8((long) HEADER_BYTES + keyLength + valueLength);
-        final long ref;
-        final int blockClass;
-        if (size > MAX_SMALL_BLOCK) {
-            ref = allocateDedicated(size);
-            blockClass = LARGE_CLASS;
-        } else {
-            blockClass = classIndex(size);
-            ref = allocateBlock(blockClass);
-        }
+        final long ref = allocateFor(keyLength, valueLength);
         final long address = trustedAddress(ref);
-        MemoryAccess.putInt(address, keyLength | (blockClass << 24));
-        MemoryAccess.putInt(address + 4, valueLength);
-        MemoryAccess.copyFromBuffer(key, keyOffset, address + HEADER_BYTES, keyLength);
-        MemoryAccess.copyFromBuffer(value, valueOffset, address + HEADER_BYTES + keyLength, valueLength);
-        liveEntryBytes += HEADER_BYTES + keyLength + valueLength;
+        MemoryAccess.copyFromBuffer(key, keyOffset, address + EntryDescriptor.KEY_OFFSET, keyLength);
+        MemoryAccess.copyFromBuffer(value, valueOffset, address + EntryDescriptor.valueOffset(keyLength), valueLength);
         return ref;
     }
 
@@ -269,22 +230,31 @@ final class EntryArena {
     long allocateWithNewValue(long oldRef, DirectBuffer value, int valueOffset, int valueLength) {
         final long oldAddress = trustedAddress(oldRef);
         final int keyLength = keyLength(oldAddress);
-        final int size = align8((long) HEADER_BYTES + keyLength + valueLength);
+        final long ref = allocateFor(keyLength, valueLength);
+        final long address = trustedAddress(ref);
+        MemoryAccess.copy(oldAddress + EntryDescriptor.KEY_OFFSET, address + EntryDescriptor.KEY_OFFSET, keyLength);
+        MemoryAccess.copyFromBuffer(value, valueOffset, address + EntryDescriptor.valueOffset(keyLength), valueLength);
+        return ref;
+    }
+
+    /** Allocates the block of an entry of these lengths, writes its header and accounts it; may throw first. */
+    private long allocateFor(int keyLength, int valueLength) {
+        final long entryBytes = EntryDescriptor.entryBytes(keyLength, valueLength);
+        final int size = EntryDescriptor.blockBytes(entryBytes);
         final long ref;
         final int blockClass;
         if (size > MAX_SMALL_BLOCK) {
             ref = allocateDedicated(size);
-            blockClass = LARGE_CLASS;
+            blockClass = EntryDescriptor.DEDICATED_CLASS;
         } else {
             blockClass = classIndex(size);
             ref = allocateBlock(blockClass);
         }
         final long address = trustedAddress(ref);
-        MemoryAccess.putInt(address, keyLength | (blockClass << 24));
-        MemoryAccess.putInt(address + 4, valueLength);
-        MemoryAccess.copy(oldAddress + HEADER_BYTES, address + HEADER_BYTES, keyLength);
-        MemoryAccess.copyFromBuffer(value, valueOffset, address + HEADER_BYTES + keyLength, valueLength);
-        liveEntryBytes += HEADER_BYTES + keyLength + valueLength;
+        MemoryAccess.putInt(address + EntryDescriptor.KEY_LENGTH_AND_CLASS_OFFSET,
+            EntryDescriptor.keyLengthAndClass(keyLength, blockClass));
+        MemoryAccess.putInt(address + EntryDescriptor.VALUE_LENGTH_OFFSET, valueLength);
+        liveEntryBytes += entryBytes;
         return ref;
     }
 
@@ -294,10 +264,15 @@ final class EntryArena {
      */
     boolean fitsInPlace(long ref, int valueLength) {
         final long address = trustedAddress(ref);
-        final long size = align8((long) HEADER_BYTES + keyLength(address) + valueLength);
-        final int blockClass = blockClass(address);
-        final long block = blockClass == LARGE_CLASS ? chunks[(int) (ref >>> 32)].size : classSize(blockClass);
+        final long size = EntryDescriptor.blockBytes(EntryDescriptor.entryBytes(keyLength(address), valueLength));
+        final long block = blockBytes(ref, blockClass(address));
         return size <= block && size * 2 > block;
+    }
+
+    /** Bytes of the block of entry {@code ref} whose header names {@code blockClass}. */
+    private int blockBytes(long ref, int blockClass) {
+        return blockClass == EntryDescriptor.DEDICATED_CLASS ? chunks[EntryDescriptor.refChunkId(ref)].size
+            : classSize(blockClass);
     }
 
     /** Overwrites the value of entry {@code ref} in place; {@link #fitsInPlace} must have said yes. */
@@ -305,17 +280,17 @@ final class EntryArena {
         final long address = trustedAddress(ref);
         final int keyLength = keyLength(address);
         liveEntryBytes += valueLength - valueLength(address);
-        MemoryAccess.putInt(address + 4, valueLength);
-        MemoryAccess.copyFromBuffer(value, valueOffset, address + HEADER_BYTES + keyLength, valueLength);
+        MemoryAccess.putInt(address + EntryDescriptor.VALUE_LENGTH_OFFSET, valueLength);
+        MemoryAccess.copyFromBuffer(value, valueOffset, address + EntryDescriptor.valueOffset(keyLength), valueLength);
     }
 
     /** Returns the block of entry {@code ref} to its free list, or retires its dedicated chunk. */
     void free(long ref) {
         final long address = trustedAddress(ref);
         final int blockClass = blockClass(address);
-        liveEntryBytes -= HEADER_BYTES + keyLength(address) + valueLength(address);
-        if (blockClass == LARGE_CLASS) {
-            final int id = (int) (ref >>> 32);
+        liveEntryBytes -= EntryDescriptor.entryBytes(keyLength(address), valueLength(address));
+        if (blockClass == EntryDescriptor.DEDICATED_CLASS) {
+            final int id = EntryDescriptor.refChunkId(ref);
             final Chunk chunk = chunks[id];
             chunks[id] = null;
             releaseChunkId(id);
@@ -323,30 +298,35 @@ final class EntryArena {
             // A reader may have loaded this chunk before we cleared it: free only once readers have moved on.
             epochs.retire(memory, chunk.address, chunk.size);
         } else {
-            MemoryAccess.putLong(address, freeHeads[blockClass]);
-            freeHeads[blockClass] = ref;
-            freeListBytes += classSize(blockClass);
+            pushFree(blockClass, ref, address);
         }
+    }
+
+    /** Puts the block {@code ref} (at {@code address}) of class {@code blockClass} on its free list. */
+    private void pushFree(int blockClass, long ref, long address) {
+        MemoryAccess.putLong(address + EntryDescriptor.FREE_LINK_OFFSET, freeHeads[blockClass]);
+        freeHeads[blockClass] = ref;
+        freeListBytes += classSize(blockClass);
     }
 
     /** The address of a reference the writer knows to be valid (read under the lock). */
     long trustedAddress(long ref) {
-        final Chunk chunk = chunks[(int) (ref >>> 32)];
-        return chunk.address + (int) ref;
+        final Chunk chunk = chunks[EntryDescriptor.refChunkId(ref)];
+        return chunk.address + EntryDescriptor.refOffset(ref);
     }
 
     private long allocateBlock(int blockClass) {
         final int block = classSize(blockClass);
         final long head = freeHeads[blockClass];
-        if (head != NO_BLOCK) {
-            freeHeads[blockClass] = MemoryAccess.getLong(trustedAddress(head));
+        if (head != EntryDescriptor.NO_BLOCK) {
+            freeHeads[blockClass] = MemoryAccess.getLong(trustedAddress(head) + EntryDescriptor.FREE_LINK_OFFSET);
             freeListBytes -= block;
             return head;
         }
         if (currentChunkId < 0 || bumpOffset > currentChunkSize - block) {
             startChunk(block);
         }
-        final long ref = ref(currentChunkId, bumpOffset);
+        final long ref = EntryDescriptor.ref(currentChunkId, bumpOffset);
         bumpOffset += block;
         return ref;
     }
@@ -368,14 +348,11 @@ final class EntryArena {
     /** Puts the unused end of a retired bump chunk on the free lists, largest blocks first. */
     private void recycleTail(int chunkId, int from, int size) {
         int offset = from;
-        while (size - offset >= 8) {
+        while (size - offset >= EntryDescriptor.BLOCK_ALIGNMENT) {
             final int blockClass = largestClassWithin(size - offset);
-            final int block = classSize(blockClass);
-            final long ref = ref(chunkId, offset);
-            MemoryAccess.putLong(trustedAddress(ref), freeHeads[blockClass]);
-            freeHeads[blockClass] = ref;
-            freeListBytes += block;
-            offset += block;
+            final long ref = EntryDescriptor.ref(chunkId, offset);
+            pushFree(blockClass, ref, trustedAddress(ref));
+            offset += classSize(blockClass);
         }
     }
 
@@ -383,7 +360,7 @@ final class EntryArena {
         final long address = memory.allocate(size, "a dedicated chunk for a " + size + "-byte entry");
         final int id = registerChunk(new Chunk(address, size, true));
         reservedBytes += size;
-        return ref(id, 0);
+        return EntryDescriptor.ref(id, 0);
     }
 
     private int registerChunk(Chunk chunk) {
@@ -421,7 +398,7 @@ final class EntryArena {
                 epochs.retire(memory, chunk.address, chunk.size);
             }
         }
-        Arrays.fill(freeHeads, NO_BLOCK);
+        Arrays.fill(freeHeads, EntryDescriptor.NO_BLOCK);
         currentChunkId = -1;
         reservedBytes = 0;
         liveEntryBytes = 0;

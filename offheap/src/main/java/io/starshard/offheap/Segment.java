@@ -11,14 +11,16 @@ import org.agrona.MutableDirectBuffer;
  * <ul>
  *   <li><b>Layout.</b> A {@link Table} of control bytes and slots (SwissTable style, see {@link ControlBytes}),
  *       in one of two slot formats chosen by the {@link SegmentSpec}: inline (hash and value in the slot) or
- *       indirect (hash and a reference into an {@link EntryArena}).</li>
+ *       indirect (hash and a reference into an {@link EntryArena}). The byte layouts are defined once each:
+ *       slots in {@link SlotDescriptor}, arena entries in {@link EntryDescriptor}, exported records in
+ *       {@link RecordDescriptor}.</li>
  *   <li><b>Probing.</b> The home group comes from hash bits 7..31 by multiply-shift, so the group count need
  *       not be a power of two; groups are probed linearly. A probe stops at the first group with an EMPTY
  *       byte, or after visiting every group.</li>
  *   <li><b>Growth.</b> When FULL plus DELETED slots would pass 3/4 of the capacity
- *       ({@link Table#MAX_FILL_PER_GROUP}), the table is rebuilt from the stored hashes (no key is rehashed or decoded): at twice the size if live entries fill more than
- *       half of the limit, otherwise at the same size, which drops the tombstones. The old table is retired
- *       to the {@link EpochDomain}.</li>
+ *       ({@link Table#MAX_FILL_PER_GROUP}), the table is rebuilt from the stored hashes (no key is rehashed or
+ *       decoded): at twice the size if live entries fill more than half of the limit, otherwise at the same
+ *       size, which drops the tombstones. The old table is retired to the {@link EpochDomain}.</li>
  *   <li><b>Removal.</b> A removed slot becomes EMPTY if its group still has an EMPTY byte (then no probe ever
  *       passed through the group), otherwise a tombstone.</li>
  *   <li><b>Failure atomicity.</b> Every allocation a write needs (a bigger table, an arena block) is made
@@ -37,10 +39,8 @@ public final class Segment implements AutoCloseable {
     public static final int NOT_FOUND = -1;
     /** A racy read saw memory that a writer was changing; validate and retry. Never returned under the lock. */
     public static final int RETRY = -2;
-    /** Bytes before the key in an exported record: {@code [hash:8][keyLength:4][valueLength:4]}, little-endian. */
-    public static final int RECORD_HEADER_BYTES = 16;
-
-    private static final long HIGH_BITS = 0x8080_8080_8080_8080L;
+    /** Bytes before the key in an exported record: {@link RecordDescriptor#HEADER_BYTES}, the record format's. */
+    public static final int RECORD_HEADER_BYTES = RecordDescriptor.HEADER_BYTES;
 
     private final SegmentSpec spec;
     private final boolean inline;
@@ -118,7 +118,7 @@ public final class Segment implements AutoCloseable {
             valueOut.checkLimit(outOffset + valueWidth);
         }
         // Slot bytes of the table t itself: in bounds whatever a writer does (t stays mapped, see EpochDomain).
-        MemoryAccess.copyToBuffer(t.slotAddress(slot) + 8, valueOut, outOffset, valueWidth);
+        MemoryAccess.copyToBuffer(t.slotAddress(slot) + SlotDescriptor.VALUE_OFFSET, valueOut, outOffset, valueWidth);
         return valueWidth;
     }
 
@@ -143,8 +143,8 @@ public final class Segment implements AutoCloseable {
         if (!inline || valueWidth > 8) {
             throw notPrimitive();
         }
-        // A key-only slot (value width 0) is just [hash : 8]: reading a value long there would run 8 bytes past
-        // the slot, and past the table for the last slot.
+        // A key-only slot (value width 0) is just the hash: reading a value long there would run 8 bytes past the
+        // slot, and past the table for the last slot.
         return probe(currentTable(), hash, null, 0, 0) >= 0 ? 0L : missingValue;
     }
 
@@ -172,8 +172,8 @@ public final class Segment implements AutoCloseable {
         final long homeMatch = ControlBytes.matchTag(MemoryAccess.getLong(t.controlWordAddress(home)), tagPattern);
         if (homeMatch != 0) {
             final long slotAddress = t.slot16AddressOfMatch(home, homeMatch);
-            if (MemoryAccess.getLong(slotAddress) == hash) {
-                return MemoryAccess.getLongLE(slotAddress + 8);   // inline: equal hash is equal key
+            if (MemoryAccess.getLong(slotAddress + SlotDescriptor.HASH_OFFSET) == hash) {
+                return MemoryAccess.getLongLE(slotAddress + SlotDescriptor.VALUE_OFFSET);   // equal hash, equal key
             }
         }
         int group = home;
@@ -181,8 +181,8 @@ public final class Segment implements AutoCloseable {
             final long word = MemoryAccess.getLong(t.controlWordAddress(group));
             for (long m = ControlBytes.matchTag(word, tagPattern); m != 0; m &= m - 1) {
                 final long slotAddress = t.slot16AddressOfMatch(group, m);
-                if (MemoryAccess.getLong(slotAddress) == hash) {
-                    return MemoryAccess.getLongLE(slotAddress + 8);
+                if (MemoryAccess.getLong(slotAddress + SlotDescriptor.HASH_OFFSET) == hash) {
+                    return MemoryAccess.getLongLE(slotAddress + SlotDescriptor.VALUE_OFFSET);
                 }
             }
             if (ControlBytes.matchEmpty(word) != 0) {
@@ -223,15 +223,16 @@ public final class Segment implements AutoCloseable {
         for (int probed = 0; probed < groups; probed++) {
             final long word = MemoryAccess.getLong(t.controlWordAddress(group));
             for (long m = ControlBytes.matchTag(word, tagPattern); m != 0; m &= m - 1) {
-                final int slot = (group << 3) + ControlBytes.lowestIndex(m);
+                final int slot = ControlBytes.slot(group, m);
                 final long slotAddress = t.slotAddress(slot);
-                if (MemoryAccess.getLong(slotAddress) != hash) {
+                if (MemoryAccess.getLong(slotAddress + SlotDescriptor.HASH_OFFSET) != hash) {
                     continue;
                 }
                 if (inline) {
                     return slot;      // the inline hash is a bijection of the key: equal hash, equal key
                 }
-                final int r = arena.readIfKey(MemoryAccess.getLong(slotAddress + 8), key, keyOffset, keyLength, null, 0);
+                final int r = arena.readIfKey(MemoryAccess.getLong(slotAddress + SlotDescriptor.REFERENCE_OFFSET),
+                    key, keyOffset, keyLength, null, 0);
                 if (r >= 0) {
                     return slot;
                 }
@@ -263,13 +264,14 @@ public final class Segment implements AutoCloseable {
         final long tagPattern = ControlBytes.broadcast(ControlBytes.tag(hash));
         int group = ControlBytes.homeGroup(hash, groups);
         // Load the home group's slot lines now, beside its control word, instead of after it: their addresses do
-        // not depend on the word, so the misses overlap and the slot read below usually hits. 128 bytes of slots
+        // not depend on the word, so the misses overlap and the slot read below usually hits. A group's 8 slots
         // span 2 or 3 lines (the table is only 8-byte aligned): the first, middle and last word touch them all.
         // The branch keeps the loads alive and is all but never taken (it only bumps a counter nobody reads).
         // Not done for the inline getLong: measured there, it gained nothing.
         final long homeSlots = t.slot16GroupAddress(group);
-        final long touched = MemoryAccess.getLong(homeSlots) ^ MemoryAccess.getLong(homeSlots + 64)
-            ^ MemoryAccess.getLong(homeSlots + 120);
+        final long touched = MemoryAccess.getLong(homeSlots)
+            ^ MemoryAccess.getLong(homeSlots + SlotDescriptor.SLOT16_GROUP_BYTES / 2)
+            ^ MemoryAccess.getLong(homeSlots + SlotDescriptor.SLOT16_GROUP_BYTES - Long.BYTES);
         if (touched == ~hash) {
             slotWarmUpSink++;
         }
@@ -277,11 +279,11 @@ public final class Segment implements AutoCloseable {
             final long word = MemoryAccess.getLong(t.controlWordAddress(group));
             for (long m = ControlBytes.matchTag(word, tagPattern); m != 0; m &= m - 1) {
                 final long slotAddress = t.slot16AddressOfMatch(group, m);
-                if (MemoryAccess.getLong(slotAddress) != hash) {
+                if (MemoryAccess.getLong(slotAddress + SlotDescriptor.HASH_OFFSET) != hash) {
                     continue;
                 }
-                final int r = arena.readIfKey(MemoryAccess.getLong(slotAddress + 8), key, keyOffset, keyLength,
-                    out, outOffset);
+                final int r = arena.readIfKey(MemoryAccess.getLong(slotAddress + SlotDescriptor.REFERENCE_OFFSET),
+                    key, keyOffset, keyLength, out, outOffset);
                 if (r >= 0) {
                     return r;
                 }
@@ -330,7 +332,7 @@ public final class Segment implements AutoCloseable {
      */
     public long hashAt(int slot) {
         final Table t = currentTable();
-        return MemoryAccess.getLong(fullSlotAddress(t, slot));
+        return MemoryAccess.getLong(fullSlotAddress(t, slot) + SlotDescriptor.HASH_OFFSET);
     }
 
     /**
@@ -342,7 +344,7 @@ public final class Segment implements AutoCloseable {
     public int keyLength(int slot) {
         final Table t = currentTable();
         final long slotAddress = fullSlotAddress(t, slot);
-        return inline ? keyWidth : EntryArena.keyLength(arena.trustedAddress(MemoryAccess.getLong(slotAddress + 8)));
+        return inline ? keyWidth : EntryArena.keyLength(entryAddress(slotAddress));
     }
 
     /**
@@ -357,14 +359,14 @@ public final class Segment implements AutoCloseable {
         final Table t = currentTable();
         final long slotAddress = fullSlotAddress(t, slot);
         if (inline) {
-            final long bits = spec.hasher().unhashFixed(MemoryAccess.getLong(slotAddress));
+            final long bits = spec.hasher().unhashFixed(MemoryAccess.getLong(slotAddress + SlotDescriptor.HASH_OFFSET));
             ensureCapacity(out, offset, keyWidth);
             for (int i = 0; i < keyWidth; i++) {
-                out.putByte(offset + i, (byte) (bits >>> (i << 3)));
+                out.putByte(offset + i, (byte) (bits >>> (i * Byte.SIZE)));
             }
             return keyWidth;
         }
-        return EntryArena.copyKey(arena.trustedAddress(MemoryAccess.getLong(slotAddress + 8)), out, offset);
+        return EntryArena.copyKey(entryAddress(slotAddress), out, offset);
     }
 
     /**
@@ -378,7 +380,7 @@ public final class Segment implements AutoCloseable {
             throw new UnsupportedOperationException("readKeyBits needs the inline slot format, this segment is " + spec);
         }
         final Table t = currentTable();
-        return spec.hasher().unhashFixed(MemoryAccess.getLong(fullSlotAddress(t, slot)));
+        return spec.hasher().unhashFixed(MemoryAccess.getLong(fullSlotAddress(t, slot) + SlotDescriptor.HASH_OFFSET));
     }
 
     /**
@@ -390,7 +392,7 @@ public final class Segment implements AutoCloseable {
     public int valueLength(int slot) {
         final Table t = currentTable();
         final long slotAddress = fullSlotAddress(t, slot);
-        return inline ? valueWidth : EntryArena.valueLength(arena.trustedAddress(MemoryAccess.getLong(slotAddress + 8)));
+        return inline ? valueWidth : EntryArena.valueLength(entryAddress(slotAddress));
     }
 
     /**
@@ -406,10 +408,10 @@ public final class Segment implements AutoCloseable {
         final long slotAddress = fullSlotAddress(t, slot);
         if (inline) {
             ensureCapacity(out, offset, valueWidth);
-            MemoryAccess.copyToBuffer(slotAddress + 8, out, offset, valueWidth);
+            MemoryAccess.copyToBuffer(slotAddress + SlotDescriptor.VALUE_OFFSET, out, offset, valueWidth);
             return valueWidth;
         }
-        return EntryArena.copyValue(arena.trustedAddress(MemoryAccess.getLong(slotAddress + 8)), out, offset);
+        return EntryArena.copyValue(entryAddress(slotAddress), out, offset);
     }
 
     /**
@@ -423,7 +425,8 @@ public final class Segment implements AutoCloseable {
             throw notPrimitive();
         }
         final long slotAddress = fullSlotAddress(currentTable(), slot);
-        return valueWidth == 0 ? 0L : MemoryAccess.getLongLE(slotAddress + 8);   // as getLong: no bytes past the slot
+        // As getLong: a key-only slot has no value bytes to read.
+        return valueWidth == 0 ? 0L : MemoryAccess.getLongLE(slotAddress + SlotDescriptor.VALUE_OFFSET);
     }
 
     /**
@@ -441,17 +444,17 @@ public final class Segment implements AutoCloseable {
         if (fromSlot >= t.capacity) {
             return -1;
         }
-        int group = fromSlot >>> 3;
-        long full = ~MemoryAccess.getLong(t.controlWordAddress(group)) & HIGH_BITS;
-        full &= -1L << ((fromSlot & 7) << 3);
+        int group = ControlBytes.groupOf(fromSlot);
+        long full = ControlBytes.matchFull(MemoryAccess.getLong(t.controlWordAddress(group)));
+        full &= -1L << ((fromSlot - (group << ControlBytes.GROUP_SHIFT)) * Byte.SIZE);   // bytes before fromSlot
         while (true) {
             if (full != 0) {
-                return (group << 3) + ControlBytes.lowestIndex(full);
+                return ControlBytes.slot(group, full);
             }
             if (++group == t.groups) {
                 return -1;
             }
-            full = ~MemoryAccess.getLong(t.controlWordAddress(group)) & HIGH_BITS;
+            full = ControlBytes.matchFull(MemoryAccess.getLong(t.controlWordAddress(group)));
         }
     }
 
@@ -559,7 +562,7 @@ public final class Segment implements AutoCloseable {
         final Table t = currentTable();
         final int slot = probe(t, hash, null, 0, 0);
         if (slot >= 0) {
-            MemoryAccess.putLongLE(t.slotAddress(slot) + 8, value);
+            MemoryAccess.putLongLE(t.slotAddress(slot) + SlotDescriptor.VALUE_OFFSET, value);
             return false;
         }
         insertInlineLong(hash, value);
@@ -576,7 +579,7 @@ public final class Segment implements AutoCloseable {
         if (!inline || valueWidth != 8) {
             throw notPrimitive();
         }
-        MemoryAccess.putLongLE(fullSlotAddress(currentTable(), slot) + 8, value);
+        MemoryAccess.putLongLE(fullSlotAddress(currentTable(), slot) + SlotDescriptor.VALUE_OFFSET, value);
     }
 
     /**
@@ -648,7 +651,7 @@ public final class Segment implements AutoCloseable {
 
     private int insertInlineLong(long hash, long valueBits) {
         final int slot = inlineSlotForInsert(hash);
-        MemoryAccess.putLongLE(table.slotAddress(slot) + 8, valueBits);
+        MemoryAccess.putLongLE(table.slotAddress(slot) + SlotDescriptor.VALUE_OFFSET, valueBits);
         fill(table, slot, hash, 0);
         return slot;
     }
@@ -673,9 +676,9 @@ public final class Segment implements AutoCloseable {
     /** Makes {@code slot} FULL with {@code hash}; for indirect slots also stores the entry reference. */
     private void fill(Table t, int slot, long hash, long ref) {
         final long slotAddress = t.slotAddress(slot);
-        MemoryAccess.putLong(slotAddress, hash);
+        MemoryAccess.putLong(slotAddress + SlotDescriptor.HASH_OFFSET, hash);
         if (!inline) {
-            MemoryAccess.putLong(slotAddress + 8, ref);
+            MemoryAccess.putLong(slotAddress + SlotDescriptor.REFERENCE_OFFSET, ref);
         }
         if (t.control(slot) == ControlBytes.DELETED) {
             tombstones--;
@@ -704,13 +707,13 @@ public final class Segment implements AutoCloseable {
             writeInlineValue(slotAddress, value, valueOffset);
             return;
         }
-        final long ref = MemoryAccess.getLong(slotAddress + 8);
+        final long ref = MemoryAccess.getLong(slotAddress + SlotDescriptor.REFERENCE_OFFSET);
         checkEntrySize(EntryArena.keyLength(arena.trustedAddress(ref)), valueLength);
         if (arena.fitsInPlace(ref, valueLength)) {
             arena.writeValueInPlace(ref, value, valueOffset, valueLength);
         } else {
             final long moved = arena.allocateWithNewValue(ref, value, valueOffset, valueLength);
-            MemoryAccess.putLong(slotAddress + 8, moved);
+            MemoryAccess.putLong(slotAddress + SlotDescriptor.REFERENCE_OFFSET, moved);
             arena.free(ref);
         }
     }
@@ -724,9 +727,9 @@ public final class Segment implements AutoCloseable {
         final Table t = currentTable();
         final long slotAddress = fullSlotAddress(t, slot);
         if (!inline) {
-            arena.free(MemoryAccess.getLong(slotAddress + 8));
+            arena.free(MemoryAccess.getLong(slotAddress + SlotDescriptor.REFERENCE_OFFSET));
         }
-        final long word = MemoryAccess.getLong(t.controlWordAddress(slot >>> 3));
+        final long word = MemoryAccess.getLong(t.controlWordAddress(ControlBytes.groupOf(slot)));
         if (ControlBytes.matchEmpty(word) != 0) {
             t.setControl(slot, ControlBytes.EMPTY);
         } else {
@@ -758,7 +761,8 @@ public final class Segment implements AutoCloseable {
      * @param toSlot    end of the range (clamped to the capacity)
      * @param out       destination (expanded if expandable)
      * @param outOffset where the first record goes
-     * @param maxBytes  room for records; at least {@code RECORD_HEADER_BYTES + maxEntryBytes} guarantees progress
+     * @param maxBytes  room for records; at least {@code RecordDescriptor.HEADER_BYTES + maxEntryBytes} guarantees
+     *                  progress
      * @return {@code (long) nextSlot << 32 | bytesWritten}; decode with {@link #exportNextSlot} and
      *         {@link #exportBytes}. {@code nextSlot == min(toSlot, capacity)} when the range is done.
      */
@@ -773,21 +777,19 @@ public final class Segment implements AutoCloseable {
                 return ((long) end << 32) | written;
             }
             final long slotAddress = t.slotAddress(next);
-            final int keyLength = inline ? keyWidth
-                : EntryArena.keyLength(arena.trustedAddress(MemoryAccess.getLong(slotAddress + 8)));
-            final int valueLength = inline ? valueWidth
-                : EntryArena.valueLength(arena.trustedAddress(MemoryAccess.getLong(slotAddress + 8)));
-            final int record = RECORD_HEADER_BYTES + keyLength + valueLength;
+            final long entryAddress = inline ? 0 : entryAddress(slotAddress);
+            final int keyLength = inline ? keyWidth : EntryArena.keyLength(entryAddress);
+            final int valueLength = inline ? valueWidth : EntryArena.valueLength(entryAddress);
+            final int record = RecordDescriptor.recordLength(keyLength, valueLength);
             if (record > maxBytes - written) {
                 return ((long) next << 32) | written;
             }
             final int at = outOffset + written;
             ensureCapacity(out, at, record);
-            MemoryAccess.putLongLE(out, at, MemoryAccess.getLong(slotAddress));
-            out.putInt(at + 8, keyLength, java.nio.ByteOrder.LITTLE_ENDIAN);
-            out.putInt(at + 12, valueLength, java.nio.ByteOrder.LITTLE_ENDIAN);
-            readKey(next, out, at + RECORD_HEADER_BYTES);
-            readValue(next, out, at + RECORD_HEADER_BYTES + keyLength);
+            RecordDescriptor.writeHeader(out, at, MemoryAccess.getLong(slotAddress + SlotDescriptor.HASH_OFFSET),
+                keyLength, valueLength);
+            readKey(next, out, RecordDescriptor.keyOffset(at));
+            readValue(next, out, RecordDescriptor.valueOffset(at, keyLength));
             written += record;
             slot = next + 1;
         }
@@ -833,33 +835,27 @@ public final class Segment implements AutoCloseable {
             at += checkedRecordLength(records, at, end);
         }
         for (int at = offset, end = offset + length; at < end; ) {
-            final long hash = MemoryAccess.getLongLE(records, at);
-            final int keyLength = records.getInt(at + 8, java.nio.ByteOrder.LITTLE_ENDIAN);
-            final int valueLength = records.getInt(at + 12, java.nio.ByteOrder.LITTLE_ENDIAN);
-            final int keyAt = at + RECORD_HEADER_BYTES;
-            put(hash, records, keyAt, keyLength, records, keyAt + keyLength, valueLength);
-            at = keyAt + keyLength + valueLength;
+            final int keyLength = RecordDescriptor.keyLength(records, at);
+            final int valueLength = RecordDescriptor.valueLength(records, at);
+            final int keyAt = RecordDescriptor.keyOffset(at);
+            put(RecordDescriptor.hash(records, at), records, keyAt, keyLength,
+                records, RecordDescriptor.valueOffset(at, keyLength), valueLength);
+            at += RecordDescriptor.recordLength(keyLength, valueLength);
         }
         return count;
     }
 
+    /** {@link RecordDescriptor#checkedRecordLength}, plus what this segment requires of an entry. */
     private int checkedRecordLength(DirectBuffer records, int at, int end) {
-        if (end - at < RECORD_HEADER_BYTES) {
-            throw new IllegalArgumentException("truncated record header at offset " + at);
-        }
-        final long hash = MemoryAccess.getLongLE(records, at);
-        final int keyLength = records.getInt(at + 8, java.nio.ByteOrder.LITTLE_ENDIAN);
-        final int valueLength = records.getInt(at + 12, java.nio.ByteOrder.LITTLE_ENDIAN);
-        if (keyLength < 0 || valueLength < 0 || (long) keyLength + valueLength > end - at - RECORD_HEADER_BYTES) {
-            throw new IllegalArgumentException("record at offset " + at + " declares key " + keyLength + " and value "
-                + valueLength + " bytes, more than the " + (end - at - RECORD_HEADER_BYTES) + " bytes left");
-        }
-        checkEntrySize(keyLength, valueLength);
-        if (inline && spec.hasher().hashFixed(records, at + RECORD_HEADER_BYTES, keyWidth) != hash) {
+        final int length = RecordDescriptor.checkedRecordLength(records, at, end);
+        final int keyLength = RecordDescriptor.keyLength(records, at);
+        checkEntrySize(keyLength, RecordDescriptor.valueLength(records, at));
+        if (inline && spec.hasher().hashFixed(records, RecordDescriptor.keyOffset(at), keyWidth)
+            != RecordDescriptor.hash(records, at)) {
             throw new IllegalArgumentException("record at offset " + at + " has a hash that does not match its key"
                 + " under this segment's hasher (different seed?)");
         }
-        return RECORD_HEADER_BYTES + keyLength + valueLength;
+        return length;
     }
 
     // =========================================================================================================
@@ -988,6 +984,11 @@ public final class Segment implements AutoCloseable {
         return t.slotAddress(slot);
     }
 
+    /** Address of the entry that the FULL indirect slot at {@code slotAddress} references (under the lock). */
+    private long entryAddress(long slotAddress) {
+        return arena.trustedAddress(MemoryAccess.getLong(slotAddress + SlotDescriptor.REFERENCE_OFFSET));
+    }
+
     /** The first EMPTY or DELETED slot on the probe path of {@code hash}. */
     private int firstFreeSlot(Table t, long hash) {
         final int groups = t.groups;
@@ -995,7 +996,7 @@ public final class Segment implements AutoCloseable {
         for (int probed = 0; probed < groups; probed++) {
             final long free = ControlBytes.matchEmptyOrDeleted(MemoryAccess.getLong(t.controlWordAddress(group)));
             if (free != 0) {
-                return (group << 3) + ControlBytes.lowestIndex(free);
+                return ControlBytes.slot(group, free);
             }
             group = group + 1 == groups ? 0 : group + 1;
         }
@@ -1023,10 +1024,10 @@ public final class Segment implements AutoCloseable {
     /** Moves every entry of {@code old} into {@code fresh}, publishes it and retires {@code old}. */
     private Table install(Table old, Table fresh) {
         for (int group = 0; group < old.groups; group++) {
-            for (long full = ~MemoryAccess.getLong(old.controlWordAddress(group)) & HIGH_BITS; full != 0;
+            for (long full = ControlBytes.matchFull(MemoryAccess.getLong(old.controlWordAddress(group))); full != 0;
                  full &= full - 1) {
-                final long from = old.slotAddress((group << 3) + ControlBytes.lowestIndex(full));
-                final long hash = MemoryAccess.getLong(from);
+                final long from = old.slotAddress(ControlBytes.slot(group, full));
+                final long hash = MemoryAccess.getLong(from + SlotDescriptor.HASH_OFFSET);
                 final int to = firstFreeSlot(fresh, hash);
                 MemoryAccess.copy(from, fresh.slotAddress(to), slotSize);
                 fresh.setControl(to, ControlBytes.tag(hash));
@@ -1044,11 +1045,12 @@ public final class Segment implements AutoCloseable {
     }
 
     private void writeInlineValue(long slotAddress, DirectBuffer value, int valueOffset) {
-        final int area = slotSize - 8;
-        for (int i = 0; i < area; i += 8) {
-            MemoryAccess.putLong(slotAddress + 8 + i, 0L);   // zero padding, so getLong of narrow values is exact
+        final long valueAddress = slotAddress + SlotDescriptor.VALUE_OFFSET;
+        final int area = slotSize - SlotDescriptor.VALUE_OFFSET;
+        for (int i = 0; i < area; i += Long.BYTES) {
+            MemoryAccess.putLong(valueAddress + i, 0L);   // zero padding, so getLong of narrow values is exact
         }
-        MemoryAccess.copyFromBuffer(value, valueOffset, slotAddress + 8, valueWidth);
+        MemoryAccess.copyFromBuffer(value, valueOffset, valueAddress, valueWidth);
     }
 
     private void checkEntrySize(int keyLength, int valueLength) {

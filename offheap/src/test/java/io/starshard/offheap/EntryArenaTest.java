@@ -120,14 +120,14 @@ class EntryArenaTest {
     @Test
     void dedicatedChunksAreRetiredThroughTheEpochDomain() {
         long ref = put(10, 100_000, 7);
-        assertEquals(EntryArena.align8(8 + 10 + 100_000), arena.reservedBytes());
+        assertEquals(EntryDescriptor.blockBytes(8 + 10 + 100_000), arena.reservedBytes());
         assertEntry(ref, 10, 100_000, 7);
         EpochDomain.Reader reader = epochs.reader();
         reader.enter();
         try {
             arena.free(ref);
             assertEquals(0, arena.reservedBytes());
-            assertEquals(EntryArena.align8(8 + 10 + 100_000), memory.usedBytes(), "held while a reader is inside");
+            assertEquals(EntryDescriptor.blockBytes(8 + 10 + 100_000), memory.usedBytes(), "held while a reader is inside");
             key.setMemory(0, 10, (byte) 7);
             assertEquals(EntryArena.INVALID, arena.readIfKey(ref, key, 0, 10, null, 0), "freed chunk id is gone");
         } finally {
@@ -169,10 +169,11 @@ class EntryArenaTest {
         key.putByte(7, (byte) 0);
         assertEquals(EntryArena.KEY_MISMATCH, arena.readIfKey(ref, key, 0, 8, null, 0));
         long[] bad = {
-            EntryArena.ref(chunk + 1, offset), EntryArena.ref(-1, offset), EntryArena.ref(1 << 20, 0),
-            EntryArena.ref(chunk, offset + 4), EntryArena.ref(chunk, -8), EntryArena.ref(chunk, 1 << 30),
-            EntryArena.ref(chunk, EntryArena.FIRST_CHUNK_BYTES - 4), EntryArena.ref(chunk, EntryArena.FIRST_CHUNK_BYTES),
-            EntryArena.NO_BLOCK, Long.MIN_VALUE,
+            EntryDescriptor.ref(chunk + 1, offset), EntryDescriptor.ref(-1, offset), EntryDescriptor.ref(1 << 20, 0),
+            EntryDescriptor.ref(chunk, offset + 4), EntryDescriptor.ref(chunk, -8), EntryDescriptor.ref(chunk, 1 << 30),
+            EntryDescriptor.ref(chunk, EntryArena.FIRST_CHUNK_BYTES - 4),
+            EntryDescriptor.ref(chunk, EntryArena.FIRST_CHUNK_BYTES),
+            EntryDescriptor.NO_BLOCK, Long.MIN_VALUE,
         };
         for (long r : bad) {
             assertEquals(EntryArena.INVALID, arena.readIfKey(r, key, 0, 8, null, 0), Long.toHexString(r));
@@ -180,7 +181,7 @@ class EntryArenaTest {
         long address = arena.trustedAddress(ref);
         // Headers a racing writer could leave: a free-list link, huge and negative lengths, past the chunk end.
         long[] headers = {
-            EntryArena.ref(chunk, EntryArena.FIRST_CHUNK_BYTES - 8), -1L, 0x7FFF_FFFF_0000_0008L,
+            EntryDescriptor.ref(chunk, EntryArena.FIRST_CHUNK_BYTES - 8), -1L, 0x7FFF_FFFF_0000_0008L,
             0x8000_0000_0000_0008L, ((long) (EntryArena.FIRST_CHUNK_BYTES) << 32) | 8, 0x00FF_FFFFL,
         };
         ExpandableArrayBuffer out = new ExpandableArrayBuffer(8);

@@ -525,7 +525,7 @@ class SegmentModelTest {
             int length = 0;
             int capacity = segment.capacity();
             while (slot < capacity) {
-                int room = Segment.RECORD_HEADER_BYTES + maxEntry + random.nextInt(2000);
+                int room = RecordDescriptor.HEADER_BYTES + maxEntry + random.nextInt(2000);
                 long result = segment.exportRange(slot, Integer.MAX_VALUE, records, length, room);
                 int next = Segment.exportNextSlot(result);
                 assertTrue(next > slot || Segment.exportBytes(result) > 0, "exportRange made progress");
@@ -545,7 +545,7 @@ class SegmentModelTest {
                 int to = Math.min(capacity, from + 1 + random.nextInt(Math.max(1, capacity / 3)));
                 int slot = from;
                 while (slot < to) {
-                    long result = segment.exportRange(slot, to, records, 0, Segment.RECORD_HEADER_BYTES + maxEntry);
+                    long result = segment.exportRange(slot, to, records, 0, RecordDescriptor.HEADER_BYTES + maxEntry);
                     parseRecords(records, Segment.exportBytes(result), seen);
                     slot = Segment.exportNextSlot(result);
                 }
@@ -562,12 +562,12 @@ class SegmentModelTest {
                 int v = records.getInt(at + 12, ByteOrder.LITTLE_ENDIAN);
                 byte[] key = new byte[k];
                 byte[] value = new byte[v];
-                records.getBytes(at + Segment.RECORD_HEADER_BYTES, key);
-                records.getBytes(at + Segment.RECORD_HEADER_BYTES + k, value);
+                records.getBytes(at + RecordDescriptor.HEADER_BYTES, key);
+                records.getBytes(at + RecordDescriptor.HEADER_BYTES + k, value);
                 ByteKey bk = new ByteKey(key);
                 assertEquals(hash(bk), hash, "exported hash of " + bk);
                 assertTrue(into.put(bk, value) == null, "exported twice: " + bk);
-                at += Segment.RECORD_HEADER_BYTES + k + v;
+                at += RecordDescriptor.HEADER_BYTES + k + v;
             }
         }
 
@@ -591,7 +591,7 @@ class SegmentModelTest {
             if (!inline) {
                 long live = 0;
                 for (Map.Entry<ByteKey, byte[]> e : model.entrySet()) {
-                    live += EntryArena.HEADER_BYTES + e.getKey().bytes.length + e.getValue().length;
+                    live += EntryDescriptor.HEADER_BYTES + e.getKey().bytes.length + e.getValue().length;
                 }
                 assertEquals(live, stats.liveEntryBytes(), "live entry bytes");
                 assertTrue(stats.liveEntryBytes() + stats.freeListBytes() <= stats.arenaBytes(), stats.toString());
