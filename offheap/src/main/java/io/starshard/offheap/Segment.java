@@ -16,7 +16,8 @@ import org.agrona.MutableDirectBuffer;
  *       {@link RecordDescriptor}.</li>
  *   <li><b>Probing.</b> The home group comes from hash bits 7..31 by multiply-shift, so the group count need
  *       not be a power of two; groups are probed linearly. A probe stops at the first group with an EMPTY
- *       byte, or after visiting every group.</li>
+ *       byte, or after visiting every group. One loop, {@link #probe}, serves every lookup; the inline
+ *       {@link #getLong} has its own, {@link #probeLong}, shaped for that one case (see its notes).</li>
  *   <li><b>Growth.</b> When FULL plus DELETED slots would pass 3/4 of the capacity
  *       ({@link Table#MAX_FILL_PER_GROUP}), the table is rebuilt from the stored hashes (no key is rehashed or
  *       decoded): at twice the size if live entries fill more than half of the limit, otherwise at the same
@@ -60,6 +61,8 @@ public final class Segment implements AutoCloseable {
     /** The current table; null once closed. Volatile: racy readers load it once per lookup. */
     private volatile Table table;
     private int size;
+    /** Written only when {@link #warmUpHomeSlots}'s loads happen to fold to one value; never read. */
+    private int slotWarmUpSink;
     private int tombstones;
     private long growths;
     private long rebuilds;
@@ -108,9 +111,9 @@ public final class Segment implements AutoCloseable {
         checkOutput(valueOut, outOffset);
         final Table t = currentTable();
         if (!inline) {
-            return probeAndCopy(t, hash, key, keyOffset, keyLength, valueOut, outOffset);
+            return probe(t, hash, key, keyOffset, keyLength, valueOut, outOffset);
         }
-        final int slot = probe(t, hash, key, keyOffset, keyLength);
+        final int slot = probe(t, hash, key, keyOffset, keyLength, null, 0);
         if (slot < 0) {
             return slot;
         }
@@ -145,7 +148,7 @@ public final class Segment implements AutoCloseable {
         }
         // A key-only slot (value width 0) is just the hash: reading a value long there would run 8 bytes past the
         // slot, and past the table for the last slot.
-        return probe(currentTable(), hash, null, 0, 0) >= 0 ? 0L : missingValue;
+        return probe(currentTable(), hash, null, 0, 0, null, 0) >= 0 ? 0L : missingValue;
     }
 
     /**
@@ -208,18 +211,30 @@ public final class Segment implements AutoCloseable {
         if (!inline) {
             checkRegion(key, keyOffset, keyLength, "key");
         }
-        return probe(currentTable(), hash, key, keyOffset, keyLength);
+        return probe(currentTable(), hash, key, keyOffset, keyLength, null, 0);
     }
 
     /**
-     * The probe loop shared by every lookup. Reads only control words and slots of {@code t} (indices derived
-     * from {@code t}'s own size) and, for indirect entries, memory that {@link EntryArena#readIfKey} checked
-     * (header loaded once, only checked lengths used).
+     * The probe of every lookup but {@link #getLong}'s: finds the slot of a key and, for an indirect entry when
+     * {@code out} is not null, copies its value in the same checked step ({@link EntryArena#readIfKey}), so that
+     * the slot's reference and the entry's header are each loaded once (see the class notes on racy reads).
+     *
+     * <p>Reads only control words and slots of {@code t}, at indices derived from {@code t}'s own size, and
+     * entry memory that {@code readIfKey} checked. For indirect tables it also loads the home group's slot lines
+     * before it reads the control word ({@link #warmUpHomeSlots}).
+     *
+     * @param out       null to find the slot; otherwise (indirect only) where the value of the entry goes
+     * @param outOffset where in {@code out}
+     * @return with {@code out == null} the slot, else the value length; or {@link #NOT_FOUND} or {@link #RETRY}
      */
-    private int probe(Table t, long hash, DirectBuffer key, int keyOffset, int keyLength) {
+    private int probe(Table t, long hash, DirectBuffer key, int keyOffset, int keyLength, MutableDirectBuffer out,
+                      int outOffset) {
         final int groups = t.groups;
         final long tagPattern = ControlBytes.broadcast(ControlBytes.tag(hash));
         int group = ControlBytes.homeGroup(hash, groups);
+        if (!inline) {
+            warmUpHomeSlots(t, group, hash);
+        }
         for (int probed = 0; probed < groups; probed++) {
             final long word = MemoryAccess.getLong(t.controlWordAddress(group));
             for (long m = ControlBytes.matchTag(word, tagPattern); m != 0; m &= m - 1) {
@@ -232,9 +247,9 @@ public final class Segment implements AutoCloseable {
                     return slot;      // the inline hash is a bijection of the key: equal hash, equal key
                 }
                 final int r = arena.readIfKey(MemoryAccess.getLong(slotAddress + SlotDescriptor.REFERENCE_OFFSET),
-                    key, keyOffset, keyLength, null, 0);
+                    key, keyOffset, keyLength, out, outOffset);
                 if (r >= 0) {
-                    return slot;
+                    return out == null ? slot : r;
                 }
                 if (r == EntryArena.INVALID) {
                     return RETRY;
@@ -248,26 +263,15 @@ public final class Segment implements AutoCloseable {
         return NOT_FOUND;
     }
 
-    /** Written only when {@link #probeAndCopy}'s warm-up loads happen to fold to one value; never read. */
-    private int slotWarmUpSink;
-
     /**
-     * The indirect probe of {@link #get}: finds the entry and copies its value in one checked step
-     * ({@link EntryArena#readIfKey}), so the slot's reference and the entry's header are each read once.
-     * Indirect slots are always 16 bytes, hence {@link Table#slot16AddressOfMatch}.
-     *
-     * @return the value length, {@link #NOT_FOUND} or {@link #RETRY}
+     * Loads the slot lines of an indirect table's home group now, beside its control word, instead of after it:
+     * their addresses do not depend on the word, so out of cache the two misses overlap and the slot read of a
+     * match usually hits. The 8 slots span 2 or 3 cache lines (the table is only 8-byte aligned), and the first,
+     * middle and last word of the group touch them all. The branch keeps the loads alive and is all but never
+     * taken (it only bumps a counter nobody reads). Not done for {@link #probeLong}: measured there, it gained
+     * nothing.
      */
-    private int probeAndCopy(Table t, long hash, DirectBuffer key, int keyOffset, int keyLength,
-                             MutableDirectBuffer out, int outOffset) {
-        final int groups = t.groups;
-        final long tagPattern = ControlBytes.broadcast(ControlBytes.tag(hash));
-        int group = ControlBytes.homeGroup(hash, groups);
-        // Load the home group's slot lines now, beside its control word, instead of after it: their addresses do
-        // not depend on the word, so the misses overlap and the slot read below usually hits. A group's 8 slots
-        // span 2 or 3 lines (the table is only 8-byte aligned): the first, middle and last word touch them all.
-        // The branch keeps the loads alive and is all but never taken (it only bumps a counter nobody reads).
-        // Not done for the inline getLong: measured there, it gained nothing.
+    private void warmUpHomeSlots(Table t, int group, long hash) {
         final long homeSlots = t.slot16GroupAddress(group);
         final long touched = MemoryAccess.getLong(homeSlots)
             ^ MemoryAccess.getLong(homeSlots + SlotDescriptor.SLOT16_GROUP_BYTES / 2)
@@ -275,28 +279,6 @@ public final class Segment implements AutoCloseable {
         if (touched == ~hash) {
             slotWarmUpSink++;
         }
-        for (int probed = 0; probed < groups; probed++) {
-            final long word = MemoryAccess.getLong(t.controlWordAddress(group));
-            for (long m = ControlBytes.matchTag(word, tagPattern); m != 0; m &= m - 1) {
-                final long slotAddress = t.slot16AddressOfMatch(group, m);
-                if (MemoryAccess.getLong(slotAddress + SlotDescriptor.HASH_OFFSET) != hash) {
-                    continue;
-                }
-                final int r = arena.readIfKey(MemoryAccess.getLong(slotAddress + SlotDescriptor.REFERENCE_OFFSET),
-                    key, keyOffset, keyLength, out, outOffset);
-                if (r >= 0) {
-                    return r;
-                }
-                if (r == EntryArena.INVALID) {
-                    return RETRY;
-                }
-            }
-            if (ControlBytes.matchEmpty(word) != 0) {
-                return NOT_FOUND;
-            }
-            group = group + 1 == groups ? 0 : group + 1;
-        }
-        return NOT_FOUND;
     }
 
     // =========================================================================================================
@@ -317,7 +299,7 @@ public final class Segment implements AutoCloseable {
         if (!inline) {
             checkRegion(key, keyOffset, keyLength, "key");
         }
-        final int slot = probe(currentTable(), hash, key, keyOffset, keyLength);
+        final int slot = probe(currentTable(), hash, key, keyOffset, keyLength, null, 0);
         if (slot == RETRY) {
             throw corrupted("an entry reference is invalid under exclusive access");
         }
@@ -560,7 +542,7 @@ public final class Segment implements AutoCloseable {
             throw notPrimitive();
         }
         final Table t = currentTable();
-        final int slot = probe(t, hash, null, 0, 0);
+        final int slot = probe(t, hash, null, 0, 0, null, 0);
         if (slot >= 0) {
             MemoryAccess.putLongLE(t.slotAddress(slot) + SlotDescriptor.VALUE_OFFSET, value);
             return false;
@@ -593,7 +575,7 @@ public final class Segment implements AutoCloseable {
         if (!inline || valueWidth != 8) {
             throw notPrimitive();
         }
-        if (Checks.ENABLED && probe(currentTable(), hash, null, 0, 0) >= 0) {
+        if (Checks.ENABLED && probe(currentTable(), hash, null, 0, 0, null, 0) >= 0) {
             throw new IllegalStateException("insertLong of a key that is present");
         }
         return insertInlineLong(hash, value);
@@ -622,7 +604,7 @@ public final class Segment implements AutoCloseable {
             if (Checks.ENABLED && spec.hasher().hashFixed(key, keyOffset, keyWidth) != hash) {
                 throw new IllegalArgumentException("inline hash is not hashFixed(key) of this segment's hasher");
             }
-            if (Checks.ENABLED && probe(currentTable(), hash, null, 0, 0) >= 0) {
+            if (Checks.ENABLED && probe(currentTable(), hash, null, 0, 0, null, 0) >= 0) {
                 throw new IllegalStateException("insert of a key that is present");
             }
             return insertInline(hash, value, valueOffset);
