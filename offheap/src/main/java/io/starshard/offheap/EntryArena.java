@@ -4,6 +4,7 @@ import org.agrona.DirectBuffer;
 import org.agrona.MutableDirectBuffer;
 
 import java.util.Arrays;
+import java.util.BitSet;
 
 /**
  * Off-heap storage for the entries of an indirect segment: chunks carved into size-classed blocks. The entry
@@ -23,6 +24,11 @@ import java.util.Arrays;
  * the header is loaded once: the lengths used are exactly the lengths checked.
  * Chunk sizes grow from {@value #FIRST_CHUNK_BYTES} bytes to {@value #MAX_CHUNK_BYTES} so that small shards stay
  * small.
+ *
+ * <h2>Tiling</h2>
+ * Every byte of a regular chunk below its end (the bump offset for the chunk being carved, the chunk size for
+ * the others) belongs to exactly one block, live or free: a chunk is carved from its start, and when the next
+ * block does not fit, the unused tail is cut into free blocks. {@link Census} checks this.
  *
  * <p>Not thread-safe for writing: the owning segment's writer lock serialises every mutating call. Only
  * {@link #readIfKey} may run concurrently with a writer.
@@ -415,5 +421,178 @@ final class EntryArena {
 
     long freeListBytes() {
         return freeListBytes;
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Validation (tests and debugging; exclusive or read access)
+    // ---------------------------------------------------------------------------------------------------------
+
+    /**
+     * Starts a check of the whole arena against the references its segment holds: feed every live reference to
+     * {@link Census#addLive}, then call {@link Census#finish}.
+     *
+     * @return a fresh census of this arena
+     */
+    Census census() {
+        return new Census();
+    }
+
+    /**
+     * One pass of the arena check. It marks, per chunk, the 8-byte units each block covers, so a block
+     * referenced twice, a live block also on a free list, a free-list cycle and a leaked block (covered by
+     * nothing) all show up as an overlap or a gap. Each method returns a description of the first violation
+     * it finds, or null.
+     */
+    final class Census {
+        private final Chunk[] snapshot = chunks;
+        private final BitSet[] units = new BitSet[snapshot.length];
+        private long entryBytes;
+
+        private Census() {
+        }
+
+        /**
+         * Checks and counts one live reference: it names an aligned block inside a live chunk, the header's
+         * class fits that chunk, the entry fits its block and wastes less than half of it, and the block
+         * overlaps no block counted before.
+         *
+         * @param ref a reference held by a FULL slot
+         * @return null, or what is wrong with it
+         */
+        String addLive(long ref) {
+            final int id = EntryDescriptor.refChunkId(ref);
+            final int offset = EntryDescriptor.refOffset(ref);
+            final String where = "reference " + Long.toHexString(ref) + " (chunk " + id + ", offset " + offset + ")";
+            if (id < 0 || id >= snapshot.length || snapshot[id] == null) {
+                return where + " names no live chunk";
+            }
+            final Chunk chunk = snapshot[id];
+            if (offset < 0 || offset % EntryDescriptor.BLOCK_ALIGNMENT != 0
+                || offset > chunk.size - EntryDescriptor.HEADER_BYTES) {
+                return where + " is not an aligned header inside its chunk of " + chunk.size + " bytes";
+            }
+            final long address = chunk.address + offset;
+            final int keyLength = keyLength(address);
+            final int valueLength = valueLength(address);
+            final int blockClass = blockClass(address);
+            final int block;
+            if (blockClass == EntryDescriptor.DEDICATED_CLASS) {
+                if (!chunk.dedicated || offset != 0) {
+                    return where + " has the dedicated class but is not the start of a dedicated chunk";
+                }
+                block = chunk.size;
+            } else if (blockClass >= CLASS_COUNT || chunk.dedicated) {
+                return where + " has block class " + blockClass + " in a " + (chunk.dedicated ? "dedicated" : "regular")
+                    + " chunk";
+            } else {
+                block = classSize(blockClass);
+                if (offset > chunk.size - block) {
+                    return where + ": its block of " + block + " bytes ends past its chunk of " + chunk.size;
+                }
+            }
+            final long bytes = EntryDescriptor.entryBytes(keyLength, valueLength);
+            if (valueLength < 0 || (long) keyLength + valueLength > maxEntryBytes) {
+                return where + " declares key " + keyLength + " and value " + valueLength
+                    + " bytes, beyond the maximum entry of " + maxEntryBytes;
+            }
+            final long aligned = EntryDescriptor.blockBytes(bytes);
+            if (aligned > block || aligned * 2 <= block) {
+                return where + ": an entry of " + bytes + " bytes in a block of " + block
+                    + " (must fit, and use more than half)";
+            }
+            final String overlap = mark(id, offset, block);
+            if (overlap != null) {
+                return where + ": its block " + overlap + " (a reference held twice?)";
+            }
+            entryBytes += bytes;
+            return null;
+        }
+
+        /**
+         * Walks the free lists, then checks the accounting (live entry bytes, free-list bytes, reserved bytes)
+         * and that every chunk is tiled by the blocks counted.
+         *
+         * @return null, or the first violation
+         */
+        String finish() {
+            long freeBytes = 0;
+            for (int c = 0; c < CLASS_COUNT; c++) {
+                final int block = classSize(c);
+                for (long ref = freeHeads[c]; ref != EntryDescriptor.NO_BLOCK; ) {
+                    final int id = EntryDescriptor.refChunkId(ref);
+                    final int offset = EntryDescriptor.refOffset(ref);
+                    final String where = "free block " + Long.toHexString(ref) + " of class " + c + " (" + block
+                        + " bytes, chunk " + id + ", offset " + offset + ")";
+                    if (id < 0 || id >= snapshot.length || snapshot[id] == null || snapshot[id].dedicated) {
+                        return where + " names no live regular chunk";
+                    }
+                    if (offset < 0 || offset % EntryDescriptor.BLOCK_ALIGNMENT != 0 || offset > end(id) - block) {
+                        return where + " is not an aligned block below its chunk's end " + end(id);
+                    }
+                    final String overlap = mark(id, offset, block);
+                    if (overlap != null) {
+                        return where + ": " + overlap + " (a free block also live, or a free-list cycle?)";
+                    }
+                    freeBytes += block;
+                    ref = MemoryAccess.getLong(snapshot[id].address + offset + EntryDescriptor.FREE_LINK_OFFSET);
+                }
+            }
+            if (entryBytes != liveEntryBytes) {
+                return "live entries hold " + entryBytes + " bytes, the arena accounts " + liveEntryBytes;
+            }
+            if (freeBytes != freeListBytes) {
+                return "free lists hold " + freeBytes + " bytes, the arena accounts " + freeListBytes;
+            }
+            long chunkBytes = 0;
+            for (int id = 0; id < snapshot.length; id++) {
+                final Chunk chunk = snapshot[id];
+                if (chunk == null) {
+                    continue;
+                }
+                if (id >= chunkIdLimit) {
+                    return "chunk " + id + " is past the chunk id limit " + chunkIdLimit;
+                }
+                chunkBytes += chunk.size;
+                final BitSet covered = units[id] == null ? new BitSet() : units[id];
+                final int endUnit = end(id) / EntryDescriptor.BLOCK_ALIGNMENT;
+                final int gap = covered.nextClearBit(0);
+                if (gap < endUnit || covered.length() > endUnit) {
+                    return (chunk.dedicated ? "dedicated" : "regular") + " chunk " + id + " of " + chunk.size
+                        + " bytes: its blocks cover [0, " + (long) gap * EntryDescriptor.BLOCK_ALIGNMENT
+                        + ") of [0, " + end(id) + ") (bytes that no live entry or free block holds: leaked)";
+                }
+            }
+            if (chunkBytes != reservedBytes) {
+                return "chunks hold " + chunkBytes + " bytes, the arena accounts " + reservedBytes + " reserved";
+            }
+            for (int i = 0; i < freeChunkIdCount; i++) {
+                final int id = freeChunkIds[i];
+                if (id < 0 || id >= chunkIdLimit || (id < snapshot.length && snapshot[id] != null)) {
+                    return "free chunk id " + id + " is in use or out of range (limit " + chunkIdLimit + ")";
+                }
+            }
+            return null;
+        }
+
+        /** Where the blocks of chunk {@code id} end: the bump offset for the chunk being carved, else its size. */
+        private int end(int id) {
+            return id == currentChunkId ? bumpOffset : snapshot[id].size;
+        }
+
+        /** Marks a block's units; describes the overlap if one was marked already. */
+        private String mark(int id, int offset, int block) {
+            if (units[id] == null) {
+                units[id] = new BitSet(snapshot[id].size / EntryDescriptor.BLOCK_ALIGNMENT);
+            }
+            final BitSet covered = units[id];
+            final int from = offset / EntryDescriptor.BLOCK_ALIGNMENT;
+            final int to = from + block / EntryDescriptor.BLOCK_ALIGNMENT;
+            final int taken = covered.nextSetBit(from);
+            if (taken >= 0 && taken < to) {
+                return "overlaps a block counted before at offset " + (long) taken * EntryDescriptor.BLOCK_ALIGNMENT;
+            }
+            covered.set(from, to);
+            return null;
+        }
     }
 }

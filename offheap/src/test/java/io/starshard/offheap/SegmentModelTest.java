@@ -313,6 +313,7 @@ class SegmentModelTest {
                 model.clear();
                 assertEquals(0, segment.size());
                 assertEquals(-1, segment.nextFull(0));
+                segment.verifyInvariants();
             } else if (r < 55) {
                 exportImportRoundTrip();
             } else {
@@ -508,6 +509,7 @@ class SegmentModelTest {
             if (random.nextBoolean()) {
                 try (Segment copy = new Segment(config.spec, memory, epochs)) {
                     assertEquals(model.size(), copy.importRecords(records, 0, length));
+                    copy.verifyInvariants();
                     compareContents(copy);
                 }
             } else {
@@ -516,6 +518,7 @@ class SegmentModelTest {
                 assertEquals(model.size(), segment.importRecords(records, 0, length));
                 // Importing again replaces every key with itself: nothing changes.
                 assertEquals(model.size(), segment.importRecords(records, 0, length));
+                segment.verifyInvariants();
             }
             assertEquals(model.size(), segment.size());
         }
@@ -573,6 +576,7 @@ class SegmentModelTest {
 
         void checkpoint() {
             checkpoints++;
+            segment.verifyInvariants();
             assertEquals(model.size(), segment.size(), "size");
             compareContents(segment);
             for (int i = 0; i < 50; i++) {
