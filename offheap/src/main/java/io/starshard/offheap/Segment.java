@@ -41,8 +41,6 @@ public final class Segment implements AutoCloseable {
     public static final int NOT_FOUND = -1;
     /** A racy read saw memory that a writer was changing; validate and retry. Never returned under the lock. */
     public static final int RETRY = -2;
-    /** Bytes before the key in an exported record: {@link RecordDescriptor#HEADER_BYTES}, the record format's. */
-    public static final int RECORD_HEADER_BYTES = RecordDescriptor.HEADER_BYTES;
 
     private final SegmentSpec spec;
     private final boolean inline;
