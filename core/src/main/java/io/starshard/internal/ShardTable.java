@@ -339,6 +339,7 @@ final class ShardTable {
             return;
         }
         final long entries = forEachShard(false, (index, segment) -> {
+            segment.verifyInvariants();
             for (int slot = segment.nextFull(0); slot >= 0; slot = segment.nextFull(slot + 1)) {
                 final int routed = KeyHasher.shardIndex(segment.hashAt(slot), shardCount);
                 if (routed != index) {

@@ -17,12 +17,15 @@ final class ControlBytes {
     static final byte EMPTY = (byte) 0xFF;
     static final byte DELETED = (byte) 0x80;
     /** Slots per group: one control word. */
-    static final int GROUP_WIDTH = 8;
+    static final int GROUP_WIDTH = Long.BYTES;
+    /** {@code log2(GROUP_WIDTH)}: slot {@code s} is in group {@code s >>> GROUP_SHIFT}. */
+    static final int GROUP_SHIFT = Integer.numberOfTrailingZeros(GROUP_WIDTH);
     /** Home groups come from 25 hash bits, which bounds a table to 2^25 groups (2^28 slots). */
     static final int MAX_GROUPS = 1 << 25;
 
     private static final long LOW_BITS = 0x0101_0101_0101_0101L;
-    private static final long HIGH_BITS = 0x8080_8080_8080_8080L;
+    /** The high bit of each byte: the flags that the match functions return. */
+    static final long HIGH_BITS = 0x8080_8080_8080_8080L;
     private static final int GROUP_BITS = 25;
     private static final long GROUP_MASK = (1L << GROUP_BITS) - 1;
 
@@ -53,6 +56,11 @@ final class ControlBytes {
         return word & (word << 1) & HIGH_BITS;
     }
 
+    /** High bit set in each FULL byte (the only bytes with bit 7 clear). */
+    static long matchFull(long word) {
+        return ~word & HIGH_BITS;
+    }
+
     /** High bit set in each EMPTY or DELETED byte (the only bytes with bit 7 set). */
     static long matchEmptyOrDeleted(long word) {
         return word & HIGH_BITS;
@@ -61,6 +69,16 @@ final class ControlBytes {
     /** Index (0..7) within the group of the lowest byte flagged in {@code mask}; mask must be non-zero. */
     static int lowestIndex(long mask) {
         return Long.numberOfTrailingZeros(mask) >>> 3;
+    }
+
+    /** The slot of the lowest byte flagged in {@code mask}, a match result of the control word of {@code group}. */
+    static int slot(int group, long mask) {
+        return (group << GROUP_SHIFT) + lowestIndex(mask);
+    }
+
+    /** The group of a slot. */
+    static int groupOf(int slot) {
+        return slot >>> GROUP_SHIFT;
     }
 
     /** Home group of a hash in a table of {@code groups} groups: multiply-shift of hash bits 7..31. */

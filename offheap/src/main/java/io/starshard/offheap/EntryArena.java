@@ -4,21 +4,11 @@ import org.agrona.DirectBuffer;
 import org.agrona.MutableDirectBuffer;
 
 import java.util.Arrays;
+import java.util.BitSet;
 
 /**
- * Off-heap storage for the entries of an indirect segment: chunks carved into size-classed blocks.
- *
- * <h2>Entry layout</h2>
- * <pre>
- *  0        3 4            8                 8 + keyLength
- *  +--------+-+------------+-----------------+-------------------+
- *  | keyLen |c| valueLength|    key bytes    |    value bytes    |   block start is 8-byte aligned
- *  +--------+-+------------+-----------------+-------------------+
- *  int 0: bits 0..23 key length, bits 24..31 block class c (0..51, or 255 = dedicated chunk)
- *  int 1: value length
- *  a free block's first 8 bytes hold the reference of the next free block of its class
- * </pre>
- * A reference is {@code chunkId << 32 | offset}.
+ * Off-heap storage for the entries of an indirect segment: chunks carved into size-classed blocks. The entry
+ * header, the free-list link and the reference format are laid out in {@link EntryDescriptor}.
  *
  * <h2>Size classes</h2>
  * Blocks are 8..128 bytes in steps of 8, then four classes per doubling up to {@value #MAX_SMALL_BLOCK}
@@ -35,18 +25,23 @@ import java.util.Arrays;
  * Chunk sizes grow from {@value #FIRST_CHUNK_BYTES} bytes to {@value #MAX_CHUNK_BYTES} so that small shards stay
  * small.
  *
+ * <h2>Tiling</h2>
+ * Every byte of a regular chunk below its end (the bump offset for the chunk being carved, the chunk size for
+ * the others) belongs to exactly one block, live or free: a chunk is carved from its start, and when the next
+ * block does not fit, the unused tail is cut into free blocks. {@link Census} checks this.
+ *
  * <p>Not thread-safe for writing: the owning segment's writer lock serialises every mutating call. Only
  * {@link #readIfKey} may run concurrently with a writer.
  */
 final class EntryArena {
-    static final int HEADER_BYTES = 8;
+    /** Largest block of a size class; a larger entry gets a dedicated chunk. */
     static final int MAX_SMALL_BLOCK = 1 << 16;
+    /** Number of size classes, 8 bytes to {@link #MAX_SMALL_BLOCK}. */
     static final int CLASS_COUNT = 52;
-    static final int LARGE_CLASS = 0xFF;
+    /** Size of the first regular chunk: a lazily created small shard stays small. */
     static final int FIRST_CHUNK_BYTES = 4096;
+    /** Largest regular chunk; each new one doubles up to this size. */
     static final int MAX_CHUNK_BYTES = 1 << 20;
-    static final long NO_BLOCK = -1L;
-    private static final int KEY_LENGTH_MASK = 0xFF_FFFF;
 
     /** An off-heap chunk; immutable, so a reader that loads one sees an address and a size that belong together. */
     static final class Chunk {
@@ -82,7 +77,7 @@ final class EntryArena {
         this.memory = memory;
         this.epochs = epochs;
         this.maxEntryBytes = maxEntryBytes;
-        Arrays.fill(freeHeads, NO_BLOCK);
+        Arrays.fill(freeHeads, EntryDescriptor.NO_BLOCK);
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -116,14 +111,6 @@ final class EntryArena {
         return classSize(c) > bytes ? c - 1 : c;
     }
 
-    static int align8(long bytes) {
-        return (int) ((bytes + 7) & ~7L);
-    }
-
-    static long ref(int chunkId, int offset) {
-        return ((long) chunkId << 32) | offset;
-    }
-
     // ---------------------------------------------------------------------------------------------------------
     // Reads that may race with the writer: every value read from shared memory is checked before it is used.
     // ---------------------------------------------------------------------------------------------------------
@@ -140,34 +127,35 @@ final class EntryArena {
      * <p>Why one method: the header is loaded <em>once</em>, as one {@code long}, and exactly the lengths that
      * were checked are used for the key comparison and the copy. Reading the header again after checking it
      * is not safe: a concurrent {@link #free} overwrites the first 8 bytes of the block with a free-list link,
-     * and a copy that re-read its length from there could run past the chunk (a JVM crash, found by
-     * {@code SegmentTortureTest}).
+     * and a copy that re-read its length from there could run past the chunk and crash the JVM
+     * ({@code SegmentTortureTest} races readers against exactly such frees).
      *
      * @return the value length (0 if {@code out} is null), {@link #KEY_MISMATCH}, or {@link #INVALID} if the
      *         reference or the header does not describe an entry lying wholly inside a live chunk
      */
     int readIfKey(long ref, DirectBuffer key, int keyOffset, int keyLength, MutableDirectBuffer out,
                   int outOffset) {
-        final int id = (int) (ref >>> 32);
-        final int offset = (int) ref;
+        final int id = EntryDescriptor.refChunkId(ref);
+        final int offset = EntryDescriptor.refOffset(ref);
         final Chunk[] snapshot = chunks;
         if (id < 0 || id >= snapshot.length) {
             return INVALID;
         }
         final Chunk chunk = snapshot[id];
-        if (chunk == null || offset < 0 || (offset & 7) != 0 || offset > chunk.size - HEADER_BYTES) {
+        if (chunk == null || offset < 0 || (offset & (EntryDescriptor.BLOCK_ALIGNMENT - 1)) != 0
+            || offset > chunk.size - EntryDescriptor.HEADER_BYTES) {
             return INVALID;
         }
         final long address = chunk.address + offset;
         final long header = MemoryAccess.getLong(address);   // the one load of the header; see above
-        final int storedKeyLength = headerKeyLength(header);
-        final int valueLength = headerValueLength(header);
+        final int storedKeyLength = EntryDescriptor.headerKeyLength(header);
+        final int valueLength = EntryDescriptor.headerValueLength(header);
         if (valueLength < 0 || (long) storedKeyLength + valueLength > maxEntryBytes
-            || (long) storedKeyLength + valueLength > (long) chunk.size - offset - HEADER_BYTES) {
+            || EntryDescriptor.entryBytes(storedKeyLength, valueLength) > (long) chunk.size - offset) {
             return INVALID;
         }
         if (storedKeyLength != keyLength
-            || !MemoryAccess.equals(address + HEADER_BYTES, key, keyOffset, keyLength)) {
+            || !MemoryAccess.equals(address + EntryDescriptor.KEY_OFFSET, key, keyOffset, keyLength)) {
             return KEY_MISMATCH;
         }
         if (out == null) {
@@ -176,32 +164,23 @@ final class EntryArena {
         if (outOffset + valueLength > out.capacity()) {
             out.checkLimit(outOffset + valueLength);
         }
-        MemoryAccess.copyToBuffer(address + HEADER_BYTES + storedKeyLength, out, outOffset, valueLength);
+        MemoryAccess.copyToBuffer(address + EntryDescriptor.valueOffset(storedKeyLength), out, outOffset, valueLength);
         return valueLength;
-    }
-
-    /** Key length out of a header loaded as one native-order long (int 0 of the entry). */
-    static int headerKeyLength(long header) {
-        return (MemoryAccess.LITTLE_ENDIAN ? (int) header : (int) (header >>> 32)) & KEY_LENGTH_MASK;
-    }
-
-    /** Value length out of a header loaded as one native-order long (int 1 of the entry). */
-    static int headerValueLength(long header) {
-        return MemoryAccess.LITTLE_ENDIAN ? (int) (header >>> 32) : (int) header;
     }
 
     /** Key length of an entry the writer knows to be valid (under the lock); racy readers use {@link #readIfKey}. */
     static int keyLength(long entryAddress) {
-        return MemoryAccess.getInt(entryAddress) & KEY_LENGTH_MASK;
+        return EntryDescriptor.keyLengthOf(
+            MemoryAccess.getInt(entryAddress + EntryDescriptor.KEY_LENGTH_AND_CLASS_OFFSET));
     }
 
     /** Value length of an entry the writer knows to be valid (under the lock). */
     static int valueLength(long entryAddress) {
-        return MemoryAccess.getInt(entryAddress + 4);
+        return MemoryAccess.getInt(entryAddress + EntryDescriptor.VALUE_LENGTH_OFFSET);
     }
 
     private static int blockClass(long entryAddress) {
-        return MemoryAccess.getInt(entryAddress) >>> 24;
+        return EntryDescriptor.classOf(MemoryAccess.getInt(entryAddress + EntryDescriptor.KEY_LENGTH_AND_CLASS_OFFSET));
     }
 
     /**
@@ -217,7 +196,7 @@ final class EntryArena {
         if (outOffset + valueLength > out.capacity()) {
             out.checkLimit(outOffset + valueLength);
         }
-        MemoryAccess.copyToBuffer(entryAddress + HEADER_BYTES + keyLength, out, outOffset, valueLength);
+        MemoryAccess.copyToBuffer(entryAddress + EntryDescriptor.valueOffset(keyLength), out, outOffset, valueLength);
         return valueLength;
     }
 
@@ -227,7 +206,7 @@ final class EntryArena {
         if (outOffset + keyLength > out.capacity()) {
             out.checkLimit(outOffset + keyLength);
         }
-        MemoryAccess.copyToBuffer(entryAddress + HEADER_BYTES, out, outOffset, keyLength);
+        MemoryAccess.copyToBuffer(entryAddress + EntryDescriptor.KEY_OFFSET, out, outOffset, keyLength);
         return keyLength;
     }
 
@@ -243,22 +222,10 @@ final class EntryArena {
      */
     long allocateEntry(DirectBuffer key, int keyOffset, int keyLength, DirectBuffer value, int valueOffset,
                        int valueLength) {
-        final int size = align8((long) HEADER_BYTES + keyLength + valueLength);
-        final long ref;
-        final int blockClass;
-        if (size > MAX_SMALL_BLOCK) {
-            ref = allocateDedicated(size);
-            blockClass = LARGE_CLASS;
-        } else {
-            blockClass = classIndex(size);
-            ref = allocateBlock(blockClass);
-        }
+        final long ref = allocateFor(keyLength, valueLength);
         final long address = trustedAddress(ref);
-        MemoryAccess.putInt(address, keyLength | (blockClass << 24));
-        MemoryAccess.putInt(address + 4, valueLength);
-        MemoryAccess.copyFromBuffer(key, keyOffset, address + HEADER_BYTES, keyLength);
-        MemoryAccess.copyFromBuffer(value, valueOffset, address + HEADER_BYTES + keyLength, valueLength);
-        liveEntryBytes += HEADER_BYTES + keyLength + valueLength;
+        MemoryAccess.copyFromBuffer(key, keyOffset, address + EntryDescriptor.KEY_OFFSET, keyLength);
+        MemoryAccess.copyFromBuffer(value, valueOffset, address + EntryDescriptor.valueOffset(keyLength), valueLength);
         return ref;
     }
 
@@ -269,22 +236,31 @@ final class EntryArena {
     long allocateWithNewValue(long oldRef, DirectBuffer value, int valueOffset, int valueLength) {
         final long oldAddress = trustedAddress(oldRef);
         final int keyLength = keyLength(oldAddress);
-        final int size = align8((long) HEADER_BYTES + keyLength + valueLength);
+        final long ref = allocateFor(keyLength, valueLength);
+        final long address = trustedAddress(ref);
+        MemoryAccess.copy(oldAddress + EntryDescriptor.KEY_OFFSET, address + EntryDescriptor.KEY_OFFSET, keyLength);
+        MemoryAccess.copyFromBuffer(value, valueOffset, address + EntryDescriptor.valueOffset(keyLength), valueLength);
+        return ref;
+    }
+
+    /** Allocates the block of an entry of these lengths, writes its header and accounts it; may throw first. */
+    private long allocateFor(int keyLength, int valueLength) {
+        final long entryBytes = EntryDescriptor.entryBytes(keyLength, valueLength);
+        final int size = EntryDescriptor.blockBytes(entryBytes);
         final long ref;
         final int blockClass;
         if (size > MAX_SMALL_BLOCK) {
             ref = allocateDedicated(size);
-            blockClass = LARGE_CLASS;
+            blockClass = EntryDescriptor.DEDICATED_CLASS;
         } else {
             blockClass = classIndex(size);
             ref = allocateBlock(blockClass);
         }
         final long address = trustedAddress(ref);
-        MemoryAccess.putInt(address, keyLength | (blockClass << 24));
-        MemoryAccess.putInt(address + 4, valueLength);
-        MemoryAccess.copy(oldAddress + HEADER_BYTES, address + HEADER_BYTES, keyLength);
-        MemoryAccess.copyFromBuffer(value, valueOffset, address + HEADER_BYTES + keyLength, valueLength);
-        liveEntryBytes += HEADER_BYTES + keyLength + valueLength;
+        MemoryAccess.putInt(address + EntryDescriptor.KEY_LENGTH_AND_CLASS_OFFSET,
+            EntryDescriptor.keyLengthAndClass(keyLength, blockClass));
+        MemoryAccess.putInt(address + EntryDescriptor.VALUE_LENGTH_OFFSET, valueLength);
+        liveEntryBytes += entryBytes;
         return ref;
     }
 
@@ -294,10 +270,15 @@ final class EntryArena {
      */
     boolean fitsInPlace(long ref, int valueLength) {
         final long address = trustedAddress(ref);
-        final long size = align8((long) HEADER_BYTES + keyLength(address) + valueLength);
-        final int blockClass = blockClass(address);
-        final long block = blockClass == LARGE_CLASS ? chunks[(int) (ref >>> 32)].size : classSize(blockClass);
+        final long size = EntryDescriptor.blockBytes(EntryDescriptor.entryBytes(keyLength(address), valueLength));
+        final long block = blockBytes(ref, blockClass(address));
         return size <= block && size * 2 > block;
+    }
+
+    /** Bytes of the block of entry {@code ref} whose header names {@code blockClass}. */
+    private int blockBytes(long ref, int blockClass) {
+        return blockClass == EntryDescriptor.DEDICATED_CLASS ? chunks[EntryDescriptor.refChunkId(ref)].size
+            : classSize(blockClass);
     }
 
     /** Overwrites the value of entry {@code ref} in place; {@link #fitsInPlace} must have said yes. */
@@ -305,17 +286,17 @@ final class EntryArena {
         final long address = trustedAddress(ref);
         final int keyLength = keyLength(address);
         liveEntryBytes += valueLength - valueLength(address);
-        MemoryAccess.putInt(address + 4, valueLength);
-        MemoryAccess.copyFromBuffer(value, valueOffset, address + HEADER_BYTES + keyLength, valueLength);
+        MemoryAccess.putInt(address + EntryDescriptor.VALUE_LENGTH_OFFSET, valueLength);
+        MemoryAccess.copyFromBuffer(value, valueOffset, address + EntryDescriptor.valueOffset(keyLength), valueLength);
     }
 
     /** Returns the block of entry {@code ref} to its free list, or retires its dedicated chunk. */
     void free(long ref) {
         final long address = trustedAddress(ref);
         final int blockClass = blockClass(address);
-        liveEntryBytes -= HEADER_BYTES + keyLength(address) + valueLength(address);
-        if (blockClass == LARGE_CLASS) {
-            final int id = (int) (ref >>> 32);
+        liveEntryBytes -= EntryDescriptor.entryBytes(keyLength(address), valueLength(address));
+        if (blockClass == EntryDescriptor.DEDICATED_CLASS) {
+            final int id = EntryDescriptor.refChunkId(ref);
             final Chunk chunk = chunks[id];
             chunks[id] = null;
             releaseChunkId(id);
@@ -323,30 +304,35 @@ final class EntryArena {
             // A reader may have loaded this chunk before we cleared it: free only once readers have moved on.
             epochs.retire(memory, chunk.address, chunk.size);
         } else {
-            MemoryAccess.putLong(address, freeHeads[blockClass]);
-            freeHeads[blockClass] = ref;
-            freeListBytes += classSize(blockClass);
+            pushFree(blockClass, ref, address);
         }
+    }
+
+    /** Puts the block {@code ref} (at {@code address}) of class {@code blockClass} on its free list. */
+    private void pushFree(int blockClass, long ref, long address) {
+        MemoryAccess.putLong(address + EntryDescriptor.FREE_LINK_OFFSET, freeHeads[blockClass]);
+        freeHeads[blockClass] = ref;
+        freeListBytes += classSize(blockClass);
     }
 
     /** The address of a reference the writer knows to be valid (read under the lock). */
     long trustedAddress(long ref) {
-        final Chunk chunk = chunks[(int) (ref >>> 32)];
-        return chunk.address + (int) ref;
+        final Chunk chunk = chunks[EntryDescriptor.refChunkId(ref)];
+        return chunk.address + EntryDescriptor.refOffset(ref);
     }
 
     private long allocateBlock(int blockClass) {
         final int block = classSize(blockClass);
         final long head = freeHeads[blockClass];
-        if (head != NO_BLOCK) {
-            freeHeads[blockClass] = MemoryAccess.getLong(trustedAddress(head));
+        if (head != EntryDescriptor.NO_BLOCK) {
+            freeHeads[blockClass] = MemoryAccess.getLong(trustedAddress(head) + EntryDescriptor.FREE_LINK_OFFSET);
             freeListBytes -= block;
             return head;
         }
         if (currentChunkId < 0 || bumpOffset > currentChunkSize - block) {
             startChunk(block);
         }
-        final long ref = ref(currentChunkId, bumpOffset);
+        final long ref = EntryDescriptor.ref(currentChunkId, bumpOffset);
         bumpOffset += block;
         return ref;
     }
@@ -368,14 +354,11 @@ final class EntryArena {
     /** Puts the unused end of a retired bump chunk on the free lists, largest blocks first. */
     private void recycleTail(int chunkId, int from, int size) {
         int offset = from;
-        while (size - offset >= 8) {
+        while (size - offset >= EntryDescriptor.BLOCK_ALIGNMENT) {
             final int blockClass = largestClassWithin(size - offset);
-            final int block = classSize(blockClass);
-            final long ref = ref(chunkId, offset);
-            MemoryAccess.putLong(trustedAddress(ref), freeHeads[blockClass]);
-            freeHeads[blockClass] = ref;
-            freeListBytes += block;
-            offset += block;
+            final long ref = EntryDescriptor.ref(chunkId, offset);
+            pushFree(blockClass, ref, trustedAddress(ref));
+            offset += classSize(blockClass);
         }
     }
 
@@ -383,7 +366,7 @@ final class EntryArena {
         final long address = memory.allocate(size, "a dedicated chunk for a " + size + "-byte entry");
         final int id = registerChunk(new Chunk(address, size, true));
         reservedBytes += size;
-        return ref(id, 0);
+        return EntryDescriptor.ref(id, 0);
     }
 
     private int registerChunk(Chunk chunk) {
@@ -421,7 +404,7 @@ final class EntryArena {
                 epochs.retire(memory, chunk.address, chunk.size);
             }
         }
-        Arrays.fill(freeHeads, NO_BLOCK);
+        Arrays.fill(freeHeads, EntryDescriptor.NO_BLOCK);
         currentChunkId = -1;
         reservedBytes = 0;
         liveEntryBytes = 0;
@@ -438,5 +421,178 @@ final class EntryArena {
 
     long freeListBytes() {
         return freeListBytes;
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Validation (tests and debugging; exclusive or read access)
+    // ---------------------------------------------------------------------------------------------------------
+
+    /**
+     * Starts a check of the whole arena against the references its segment holds: feed every live reference to
+     * {@link Census#addLive}, then call {@link Census#finish}.
+     *
+     * @return a fresh census of this arena
+     */
+    Census census() {
+        return new Census();
+    }
+
+    /**
+     * One pass of the arena check. It marks, per chunk, the 8-byte units each block covers, so a block
+     * referenced twice, a live block also on a free list, a free-list cycle and a leaked block (covered by
+     * nothing) all show up as an overlap or a gap. Each method returns a description of the first violation
+     * it finds, or null.
+     */
+    final class Census {
+        private final Chunk[] snapshot = chunks;
+        private final BitSet[] units = new BitSet[snapshot.length];
+        private long entryBytes;
+
+        private Census() {
+        }
+
+        /**
+         * Checks and counts one live reference: it names an aligned block inside a live chunk, the header's
+         * class fits that chunk, the entry fits its block and wastes less than half of it, and the block
+         * overlaps no block counted before.
+         *
+         * @param ref a reference held by a FULL slot
+         * @return null, or what is wrong with it
+         */
+        String addLive(long ref) {
+            final int id = EntryDescriptor.refChunkId(ref);
+            final int offset = EntryDescriptor.refOffset(ref);
+            final String where = "reference " + Long.toHexString(ref) + " (chunk " + id + ", offset " + offset + ")";
+            if (id < 0 || id >= snapshot.length || snapshot[id] == null) {
+                return where + " names no live chunk";
+            }
+            final Chunk chunk = snapshot[id];
+            if (offset < 0 || offset % EntryDescriptor.BLOCK_ALIGNMENT != 0
+                || offset > chunk.size - EntryDescriptor.HEADER_BYTES) {
+                return where + " is not an aligned header inside its chunk of " + chunk.size + " bytes";
+            }
+            final long address = chunk.address + offset;
+            final int keyLength = keyLength(address);
+            final int valueLength = valueLength(address);
+            final int blockClass = blockClass(address);
+            final int block;
+            if (blockClass == EntryDescriptor.DEDICATED_CLASS) {
+                if (!chunk.dedicated || offset != 0) {
+                    return where + " has the dedicated class but is not the start of a dedicated chunk";
+                }
+                block = chunk.size;
+            } else if (blockClass >= CLASS_COUNT || chunk.dedicated) {
+                return where + " has block class " + blockClass + " in a " + (chunk.dedicated ? "dedicated" : "regular")
+                    + " chunk";
+            } else {
+                block = classSize(blockClass);
+                if (offset > chunk.size - block) {
+                    return where + ": its block of " + block + " bytes ends past its chunk of " + chunk.size;
+                }
+            }
+            final long bytes = EntryDescriptor.entryBytes(keyLength, valueLength);
+            if (valueLength < 0 || (long) keyLength + valueLength > maxEntryBytes) {
+                return where + " declares key " + keyLength + " and value " + valueLength
+                    + " bytes, beyond the maximum entry of " + maxEntryBytes;
+            }
+            final long aligned = EntryDescriptor.blockBytes(bytes);
+            if (aligned > block || aligned * 2 <= block) {
+                return where + ": an entry of " + bytes + " bytes in a block of " + block
+                    + " (must fit, and use more than half)";
+            }
+            final String overlap = mark(id, offset, block);
+            if (overlap != null) {
+                return where + ": its block " + overlap + " (a reference held twice?)";
+            }
+            entryBytes += bytes;
+            return null;
+        }
+
+        /**
+         * Walks the free lists, then checks the accounting (live entry bytes, free-list bytes, reserved bytes)
+         * and that every chunk is tiled by the blocks counted.
+         *
+         * @return null, or the first violation
+         */
+        String finish() {
+            long freeBytes = 0;
+            for (int c = 0; c < CLASS_COUNT; c++) {
+                final int block = classSize(c);
+                for (long ref = freeHeads[c]; ref != EntryDescriptor.NO_BLOCK; ) {
+                    final int id = EntryDescriptor.refChunkId(ref);
+                    final int offset = EntryDescriptor.refOffset(ref);
+                    final String where = "free block " + Long.toHexString(ref) + " of class " + c + " (" + block
+                        + " bytes, chunk " + id + ", offset " + offset + ")";
+                    if (id < 0 || id >= snapshot.length || snapshot[id] == null || snapshot[id].dedicated) {
+                        return where + " names no live regular chunk";
+                    }
+                    if (offset < 0 || offset % EntryDescriptor.BLOCK_ALIGNMENT != 0 || offset > end(id) - block) {
+                        return where + " is not an aligned block below its chunk's end " + end(id);
+                    }
+                    final String overlap = mark(id, offset, block);
+                    if (overlap != null) {
+                        return where + ": " + overlap + " (a free block also live, or a free-list cycle?)";
+                    }
+                    freeBytes += block;
+                    ref = MemoryAccess.getLong(snapshot[id].address + offset + EntryDescriptor.FREE_LINK_OFFSET);
+                }
+            }
+            if (entryBytes != liveEntryBytes) {
+                return "live entries hold " + entryBytes + " bytes, the arena accounts " + liveEntryBytes;
+            }
+            if (freeBytes != freeListBytes) {
+                return "free lists hold " + freeBytes + " bytes, the arena accounts " + freeListBytes;
+            }
+            long chunkBytes = 0;
+            for (int id = 0; id < snapshot.length; id++) {
+                final Chunk chunk = snapshot[id];
+                if (chunk == null) {
+                    continue;
+                }
+                if (id >= chunkIdLimit) {
+                    return "chunk " + id + " is past the chunk id limit " + chunkIdLimit;
+                }
+                chunkBytes += chunk.size;
+                final BitSet covered = units[id] == null ? new BitSet() : units[id];
+                final int endUnit = end(id) / EntryDescriptor.BLOCK_ALIGNMENT;
+                final int gap = covered.nextClearBit(0);
+                if (gap < endUnit || covered.length() > endUnit) {
+                    return (chunk.dedicated ? "dedicated" : "regular") + " chunk " + id + " of " + chunk.size
+                        + " bytes: its blocks cover [0, " + (long) gap * EntryDescriptor.BLOCK_ALIGNMENT
+                        + ") of [0, " + end(id) + ") (bytes that no live entry or free block holds: leaked)";
+                }
+            }
+            if (chunkBytes != reservedBytes) {
+                return "chunks hold " + chunkBytes + " bytes, the arena accounts " + reservedBytes + " reserved";
+            }
+            for (int i = 0; i < freeChunkIdCount; i++) {
+                final int id = freeChunkIds[i];
+                if (id < 0 || id >= chunkIdLimit || (id < snapshot.length && snapshot[id] != null)) {
+                    return "free chunk id " + id + " is in use or out of range (limit " + chunkIdLimit + ")";
+                }
+            }
+            return null;
+        }
+
+        /** Where the blocks of chunk {@code id} end: the bump offset for the chunk being carved, else its size. */
+        private int end(int id) {
+            return id == currentChunkId ? bumpOffset : snapshot[id].size;
+        }
+
+        /** Marks a block's units; describes the overlap if one was marked already. */
+        private String mark(int id, int offset, int block) {
+            if (units[id] == null) {
+                units[id] = new BitSet(snapshot[id].size / EntryDescriptor.BLOCK_ALIGNMENT);
+            }
+            final BitSet covered = units[id];
+            final int from = offset / EntryDescriptor.BLOCK_ALIGNMENT;
+            final int to = from + block / EntryDescriptor.BLOCK_ALIGNMENT;
+            final int taken = covered.nextSetBit(from);
+            if (taken >= 0 && taken < to) {
+                return "overlaps a block counted before at offset " + (long) taken * EntryDescriptor.BLOCK_ALIGNMENT;
+            }
+            covered.set(from, to);
+            return null;
+        }
     }
 }

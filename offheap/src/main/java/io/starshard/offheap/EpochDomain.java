@@ -39,9 +39,10 @@ import java.util.concurrent.locks.LockSupport;
  * A reader pays one volatile store (a full fence on x86) and one release store, on a cache line that only its
  * own thread writes (each {@link Reader} is padded), and reads nothing but its own word. No read-modify-write on a
  * shared line, no shared counter, no allocation. Sections nest (the depth bits), so a caller can hold one across
- * several reads. An earlier version announced a global epoch instead, which made every section also load the
- * domain's counter before its fence; see {@code ReadPathBenchmark} and docs/benchmarks.md for what each piece of
- * the read path costs out of cache.
+ * several reads. Why a word per reader rather than one global epoch counter: with a global epoch every section
+ * would also load the shared counter before its fence, a chain of dependent loads (reader, domain, counter) on
+ * the hot path; the per-reader word needs only the reader's own line, and the noting is paid by the rare
+ * {@code retire} instead.
  *
  * <p>Readers must never block inside a section: {@link #synchronize()} (used by {@code close}) waits for every
  * section open at its start to end. Dead threads count as idle.

@@ -183,8 +183,8 @@ public final class KeyHasher {
                 second = fold(MemoryAccess.getLongLE(buffer, offset + i + 16) ^ K2,
                     MemoryAccess.getLongLE(buffer, offset + i + 24) ^ second);
             }
-            // Combine the lanes with a multiply, not an XOR: before the loop second == state, and an XOR then
-            // cancelled the seed (keys of 17..32 bytes hashed independently of it); after the loop, keys whose
+            // Combine the lanes with a multiply, not an XOR: before the loop second == state, so an XOR would
+            // cancel the seed (keys of 17..32 bytes would hash independently of it); after the loop, keys whose
             // second half repeats the first (xor K1 ^ K2) would make equal lanes cancel it the same way.
             state = fold(state ^ K2, second ^ K1);
             if (length - i > 16) {

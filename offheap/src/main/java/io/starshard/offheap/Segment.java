@@ -1,6 +1,7 @@
 package io.starshard.offheap;
 
 import org.agrona.DirectBuffer;
+import org.agrona.ExpandableArrayBuffer;
 import org.agrona.MutableDirectBuffer;
 
 /**
@@ -11,14 +12,17 @@ import org.agrona.MutableDirectBuffer;
  * <ul>
  *   <li><b>Layout.</b> A {@link Table} of control bytes and slots (SwissTable style, see {@link ControlBytes}),
  *       in one of two slot formats chosen by the {@link SegmentSpec}: inline (hash and value in the slot) or
- *       indirect (hash and a reference into an {@link EntryArena}).</li>
+ *       indirect (hash and a reference into an {@link EntryArena}). The byte layouts are defined once each:
+ *       slots in {@link SlotDescriptor}, arena entries in {@link EntryDescriptor}, exported records in
+ *       {@link RecordDescriptor}.</li>
  *   <li><b>Probing.</b> The home group comes from hash bits 7..31 by multiply-shift, so the group count need
  *       not be a power of two; groups are probed linearly. A probe stops at the first group with an EMPTY
- *       byte, or after visiting every group.</li>
+ *       byte, or after visiting every group. One loop, {@link #probe}, serves every lookup; the inline
+ *       {@link #getLong} has its own, {@link #probeLong}, shaped for that one case (see its notes).</li>
  *   <li><b>Growth.</b> When FULL plus DELETED slots would pass 3/4 of the capacity
- *       ({@link Table#MAX_FILL_PER_GROUP}), the table is rebuilt from the stored hashes (no key is rehashed or decoded): at twice the size if live entries fill more than
- *       half of the limit, otherwise at the same size, which drops the tombstones. The old table is retired
- *       to the {@link EpochDomain}.</li>
+ *       ({@link Table#MAX_FILL_PER_GROUP}), the table is rebuilt from the stored hashes (no key is rehashed or
+ *       decoded): at twice the size if live entries fill more than half of the limit, otherwise at the same
+ *       size, which drops the tombstones. The old table is retired to the {@link EpochDomain}.</li>
  *   <li><b>Removal.</b> A removed slot becomes EMPTY if its group still has an EMPTY byte (then no probe ever
  *       passed through the group), otherwise a tombstone.</li>
  *   <li><b>Failure atomicity.</b> Every allocation a write needs (a bigger table, an arena block) is made
@@ -37,10 +41,6 @@ public final class Segment implements AutoCloseable {
     public static final int NOT_FOUND = -1;
     /** A racy read saw memory that a writer was changing; validate and retry. Never returned under the lock. */
     public static final int RETRY = -2;
-    /** Bytes before the key in an exported record: {@code [hash:8][keyLength:4][valueLength:4]}, little-endian. */
-    public static final int RECORD_HEADER_BYTES = 16;
-
-    private static final long HIGH_BITS = 0x8080_8080_8080_8080L;
 
     private final SegmentSpec spec;
     private final boolean inline;
@@ -49,8 +49,8 @@ public final class Segment implements AutoCloseable {
     private final int valueWidth;
     /**
      * Inline slots with a value of 1..8 bytes: 16-byte slots that {@link #getLong} reads in its own probe.
-     * Derivable from {@code inline} and {@code valueWidth}, but one field and one branch on the hot path measured
-     * 5.4-5.5 instead of 5.6-5.7 ns per get in cache ({@code SegmentBenchmark}, 1K, 5 forks, twice each).
+     * Derivable from {@code inline} and {@code valueWidth}, but kept as one field so that {@code getLong}'s
+     * dispatch is one load and one branch.
      */
     private final boolean longSlots;
     private final int maxEntryBytes;
@@ -60,6 +60,8 @@ public final class Segment implements AutoCloseable {
     /** The current table; null once closed. Volatile: racy readers load it once per lookup. */
     private volatile Table table;
     private int size;
+    /** Written only when {@link #warmUpHomeSlots}'s loads happen to fold to one value; never read. */
+    private int slotWarmUpSink;
     private int tombstones;
     private long growths;
     private long rebuilds;
@@ -108,9 +110,9 @@ public final class Segment implements AutoCloseable {
         checkOutput(valueOut, outOffset);
         final Table t = currentTable();
         if (!inline) {
-            return probeAndCopy(t, hash, key, keyOffset, keyLength, valueOut, outOffset);
+            return probe(t, hash, key, keyOffset, keyLength, valueOut, outOffset);
         }
-        final int slot = probe(t, hash, key, keyOffset, keyLength);
+        final int slot = probe(t, hash, key, keyOffset, keyLength, null, 0);
         if (slot < 0) {
             return slot;
         }
@@ -118,7 +120,7 @@ public final class Segment implements AutoCloseable {
             valueOut.checkLimit(outOffset + valueWidth);
         }
         // Slot bytes of the table t itself: in bounds whatever a writer does (t stays mapped, see EpochDomain).
-        MemoryAccess.copyToBuffer(t.slotAddress(slot) + 8, valueOut, outOffset, valueWidth);
+        MemoryAccess.copyToBuffer(t.slotAddress(slot) + SlotDescriptor.VALUE_OFFSET, valueOut, outOffset, valueWidth);
         return valueWidth;
     }
 
@@ -143,21 +145,22 @@ public final class Segment implements AutoCloseable {
         if (!inline || valueWidth > 8) {
             throw notPrimitive();
         }
-        // A key-only slot (value width 0) is just [hash : 8]: reading a value long there would run 8 bytes past
-        // the slot, and past the table for the last slot.
-        return probe(currentTable(), hash, null, 0, 0) >= 0 ? 0L : missingValue;
+        // A key-only slot (value width 0) is just the hash: reading a value long there would run 8 bytes past the
+        // slot, and past the table for the last slot.
+        return probe(currentTable(), hash, null, 0, 0, null, 0) >= 0 ? 0L : missingValue;
     }
 
     /**
-     * The probe of {@link #getLong}. Why its own loop rather than {@link #probe}: each step below was measured
-     * ({@code SegmentBenchmark}, {@code long -> long} get; see docs/benchmarks.md):
+     * The probe of {@link #getLong}. Why its own loop rather than {@link #probe}, each point measured faster on
+     * a {@code long -> long} get, in cache and out of it:
      * <ul>
      *   <li>the value is loaded right after the matching hash compare, from the same address, instead of
-     *       returning a slot index to load it from (10M entries: 91 instead of 117 ns);</li>
+     *       returning a slot index to load it from: out of cache the value load then overlaps the hash's miss
+     *       instead of following it;</li>
      *   <li>the first tag match of the home group, where almost every present key is, is tried before the
-     *       general loop, so the common case is straight-line code (1K entries: 5.4 instead of 5.9 ns);</li>
+     *       general loop, so the common case is straight-line code;</li>
      *   <li>the slot address is {@link Table#slot16AddressOfMatch}, one addressing mode after the
-     *       trailing-zero count (1K: 5.6 instead of 5.9 ns without the fast path above).</li>
+     *       trailing-zero count.</li>
      * </ul>
      * A miss in the fast path (a key outside its home group, a false tag match, an absent key) runs the general
      * loop from the home group again: it re-reads one control word the fast path already has in cache.
@@ -171,8 +174,8 @@ public final class Segment implements AutoCloseable {
         final long homeMatch = ControlBytes.matchTag(MemoryAccess.getLong(t.controlWordAddress(home)), tagPattern);
         if (homeMatch != 0) {
             final long slotAddress = t.slot16AddressOfMatch(home, homeMatch);
-            if (MemoryAccess.getLong(slotAddress) == hash) {
-                return MemoryAccess.getLongLE(slotAddress + 8);   // inline: equal hash is equal key
+            if (MemoryAccess.getLong(slotAddress + SlotDescriptor.HASH_OFFSET) == hash) {
+                return MemoryAccess.getLongLE(slotAddress + SlotDescriptor.VALUE_OFFSET);   // equal hash, equal key
             }
         }
         int group = home;
@@ -180,8 +183,8 @@ public final class Segment implements AutoCloseable {
             final long word = MemoryAccess.getLong(t.controlWordAddress(group));
             for (long m = ControlBytes.matchTag(word, tagPattern); m != 0; m &= m - 1) {
                 final long slotAddress = t.slot16AddressOfMatch(group, m);
-                if (MemoryAccess.getLong(slotAddress) == hash) {
-                    return MemoryAccess.getLongLE(slotAddress + 8);
+                if (MemoryAccess.getLong(slotAddress + SlotDescriptor.HASH_OFFSET) == hash) {
+                    return MemoryAccess.getLongLE(slotAddress + SlotDescriptor.VALUE_OFFSET);
                 }
             }
             if (ControlBytes.matchEmpty(word) != 0) {
@@ -207,32 +210,45 @@ public final class Segment implements AutoCloseable {
         if (!inline) {
             checkRegion(key, keyOffset, keyLength, "key");
         }
-        return probe(currentTable(), hash, key, keyOffset, keyLength);
+        return probe(currentTable(), hash, key, keyOffset, keyLength, null, 0);
     }
 
     /**
-     * The probe loop shared by every lookup. Reads only control words and slots of {@code t} (indices derived
-     * from {@code t}'s own size) and, for indirect entries, memory that {@link EntryArena#readIfKey} checked
-     * (header loaded once, only checked lengths used).
+     * The probe of every lookup but {@link #getLong}'s: finds the slot of a key and, for an indirect entry when
+     * {@code out} is not null, copies its value in the same checked step ({@link EntryArena#readIfKey}), so that
+     * the slot's reference and the entry's header are each loaded once (see the class notes on racy reads).
+     *
+     * <p>Reads only control words and slots of {@code t}, at indices derived from {@code t}'s own size, and
+     * entry memory that {@code readIfKey} checked. For indirect tables it also loads the home group's slot lines
+     * before it reads the control word ({@link #warmUpHomeSlots}).
+     *
+     * @param out       null to find the slot; otherwise (indirect only) where the value of the entry goes
+     * @param outOffset where in {@code out}
+     * @return with {@code out == null} the slot, else the value length; or {@link #NOT_FOUND} or {@link #RETRY}
      */
-    private int probe(Table t, long hash, DirectBuffer key, int keyOffset, int keyLength) {
+    private int probe(Table t, long hash, DirectBuffer key, int keyOffset, int keyLength, MutableDirectBuffer out,
+                      int outOffset) {
         final int groups = t.groups;
         final long tagPattern = ControlBytes.broadcast(ControlBytes.tag(hash));
         int group = ControlBytes.homeGroup(hash, groups);
+        if (!inline) {
+            warmUpHomeSlots(t, group, hash);
+        }
         for (int probed = 0; probed < groups; probed++) {
             final long word = MemoryAccess.getLong(t.controlWordAddress(group));
             for (long m = ControlBytes.matchTag(word, tagPattern); m != 0; m &= m - 1) {
-                final int slot = (group << 3) + ControlBytes.lowestIndex(m);
+                final int slot = ControlBytes.slot(group, m);
                 final long slotAddress = t.slotAddress(slot);
-                if (MemoryAccess.getLong(slotAddress) != hash) {
+                if (MemoryAccess.getLong(slotAddress + SlotDescriptor.HASH_OFFSET) != hash) {
                     continue;
                 }
                 if (inline) {
                     return slot;      // the inline hash is a bijection of the key: equal hash, equal key
                 }
-                final int r = arena.readIfKey(MemoryAccess.getLong(slotAddress + 8), key, keyOffset, keyLength, null, 0);
+                final int r = arena.readIfKey(MemoryAccess.getLong(slotAddress + SlotDescriptor.REFERENCE_OFFSET),
+                    key, keyOffset, keyLength, out, outOffset);
                 if (r >= 0) {
-                    return slot;
+                    return out == null ? slot : r;
                 }
                 if (r == EntryArena.INVALID) {
                     return RETRY;
@@ -246,55 +262,22 @@ public final class Segment implements AutoCloseable {
         return NOT_FOUND;
     }
 
-    /** Written only when {@link #probeAndCopy}'s warm-up loads happen to fold to one value; never read. */
-    private int slotWarmUpSink;
-
     /**
-     * The indirect probe of {@link #get}: finds the entry and copies its value in one checked step
-     * ({@link EntryArena#readIfKey}), so the slot's reference and the entry's header are each read once.
-     * Indirect slots are always 16 bytes, hence {@link Table#slot16AddressOfMatch}.
-     *
-     * @return the value length, {@link #NOT_FOUND} or {@link #RETRY}
+     * Loads the slot lines of an indirect table's home group now, beside its control word, instead of after it:
+     * their addresses do not depend on the word, so out of cache the two misses overlap and the slot read of a
+     * match usually hits. The 8 slots span 2 or 3 cache lines (the table is only 8-byte aligned), and the first,
+     * middle and last word of the group touch them all. The branch keeps the loads alive and is all but never
+     * taken (it only bumps a counter nobody reads). Not done for {@link #probeLong}: measured there, it gained
+     * nothing.
      */
-    private int probeAndCopy(Table t, long hash, DirectBuffer key, int keyOffset, int keyLength,
-                             MutableDirectBuffer out, int outOffset) {
-        final int groups = t.groups;
-        final long tagPattern = ControlBytes.broadcast(ControlBytes.tag(hash));
-        int group = ControlBytes.homeGroup(hash, groups);
-        // Load the home group's slot lines now, beside its control word, instead of after it: their addresses do
-        // not depend on the word, so the misses overlap and the slot read below usually hits. 128 bytes of slots
-        // span 2 or 3 lines (the table is only 8-byte aligned): the first, middle and last word touch them all.
-        // The branch keeps the loads alive and is all but never taken (it only bumps a counter nobody reads).
-        // Measured (MapBenchmark, 1 thread, 2 forks): 10M bytesGet 1.08 -> 1.34 ops/us, a dependent 10M get
-        // 1594 -> 1334 ns. Not done for the inline getLong: there it measured no gain (docs/benchmarks.md).
+    private void warmUpHomeSlots(Table t, int group, long hash) {
         final long homeSlots = t.slot16GroupAddress(group);
-        final long touched = MemoryAccess.getLong(homeSlots) ^ MemoryAccess.getLong(homeSlots + 64)
-            ^ MemoryAccess.getLong(homeSlots + 120);
+        final long touched = MemoryAccess.getLong(homeSlots)
+            ^ MemoryAccess.getLong(homeSlots + SlotDescriptor.SLOT16_GROUP_BYTES / 2)
+            ^ MemoryAccess.getLong(homeSlots + SlotDescriptor.SLOT16_GROUP_BYTES - Long.BYTES);
         if (touched == ~hash) {
             slotWarmUpSink++;
         }
-        for (int probed = 0; probed < groups; probed++) {
-            final long word = MemoryAccess.getLong(t.controlWordAddress(group));
-            for (long m = ControlBytes.matchTag(word, tagPattern); m != 0; m &= m - 1) {
-                final long slotAddress = t.slot16AddressOfMatch(group, m);
-                if (MemoryAccess.getLong(slotAddress) != hash) {
-                    continue;
-                }
-                final int r = arena.readIfKey(MemoryAccess.getLong(slotAddress + 8), key, keyOffset, keyLength,
-                    out, outOffset);
-                if (r >= 0) {
-                    return r;
-                }
-                if (r == EntryArena.INVALID) {
-                    return RETRY;
-                }
-            }
-            if (ControlBytes.matchEmpty(word) != 0) {
-                return NOT_FOUND;
-            }
-            group = group + 1 == groups ? 0 : group + 1;
-        }
-        return NOT_FOUND;
     }
 
     // =========================================================================================================
@@ -315,7 +298,7 @@ public final class Segment implements AutoCloseable {
         if (!inline) {
             checkRegion(key, keyOffset, keyLength, "key");
         }
-        final int slot = probe(currentTable(), hash, key, keyOffset, keyLength);
+        final int slot = probe(currentTable(), hash, key, keyOffset, keyLength, null, 0);
         if (slot == RETRY) {
             throw corrupted("an entry reference is invalid under exclusive access");
         }
@@ -330,7 +313,7 @@ public final class Segment implements AutoCloseable {
      */
     public long hashAt(int slot) {
         final Table t = currentTable();
-        return MemoryAccess.getLong(fullSlotAddress(t, slot));
+        return MemoryAccess.getLong(fullSlotAddress(t, slot) + SlotDescriptor.HASH_OFFSET);
     }
 
     /**
@@ -342,7 +325,7 @@ public final class Segment implements AutoCloseable {
     public int keyLength(int slot) {
         final Table t = currentTable();
         final long slotAddress = fullSlotAddress(t, slot);
-        return inline ? keyWidth : EntryArena.keyLength(arena.trustedAddress(MemoryAccess.getLong(slotAddress + 8)));
+        return inline ? keyWidth : EntryArena.keyLength(entryAddress(slotAddress));
     }
 
     /**
@@ -357,14 +340,14 @@ public final class Segment implements AutoCloseable {
         final Table t = currentTable();
         final long slotAddress = fullSlotAddress(t, slot);
         if (inline) {
-            final long bits = spec.hasher().unhashFixed(MemoryAccess.getLong(slotAddress));
+            final long bits = spec.hasher().unhashFixed(MemoryAccess.getLong(slotAddress + SlotDescriptor.HASH_OFFSET));
             ensureCapacity(out, offset, keyWidth);
             for (int i = 0; i < keyWidth; i++) {
-                out.putByte(offset + i, (byte) (bits >>> (i << 3)));
+                out.putByte(offset + i, (byte) (bits >>> (i * Byte.SIZE)));
             }
             return keyWidth;
         }
-        return EntryArena.copyKey(arena.trustedAddress(MemoryAccess.getLong(slotAddress + 8)), out, offset);
+        return EntryArena.copyKey(entryAddress(slotAddress), out, offset);
     }
 
     /**
@@ -378,7 +361,7 @@ public final class Segment implements AutoCloseable {
             throw new UnsupportedOperationException("readKeyBits needs the inline slot format, this segment is " + spec);
         }
         final Table t = currentTable();
-        return spec.hasher().unhashFixed(MemoryAccess.getLong(fullSlotAddress(t, slot)));
+        return spec.hasher().unhashFixed(MemoryAccess.getLong(fullSlotAddress(t, slot) + SlotDescriptor.HASH_OFFSET));
     }
 
     /**
@@ -390,7 +373,7 @@ public final class Segment implements AutoCloseable {
     public int valueLength(int slot) {
         final Table t = currentTable();
         final long slotAddress = fullSlotAddress(t, slot);
-        return inline ? valueWidth : EntryArena.valueLength(arena.trustedAddress(MemoryAccess.getLong(slotAddress + 8)));
+        return inline ? valueWidth : EntryArena.valueLength(entryAddress(slotAddress));
     }
 
     /**
@@ -406,10 +389,10 @@ public final class Segment implements AutoCloseable {
         final long slotAddress = fullSlotAddress(t, slot);
         if (inline) {
             ensureCapacity(out, offset, valueWidth);
-            MemoryAccess.copyToBuffer(slotAddress + 8, out, offset, valueWidth);
+            MemoryAccess.copyToBuffer(slotAddress + SlotDescriptor.VALUE_OFFSET, out, offset, valueWidth);
             return valueWidth;
         }
-        return EntryArena.copyValue(arena.trustedAddress(MemoryAccess.getLong(slotAddress + 8)), out, offset);
+        return EntryArena.copyValue(entryAddress(slotAddress), out, offset);
     }
 
     /**
@@ -423,7 +406,8 @@ public final class Segment implements AutoCloseable {
             throw notPrimitive();
         }
         final long slotAddress = fullSlotAddress(currentTable(), slot);
-        return valueWidth == 0 ? 0L : MemoryAccess.getLongLE(slotAddress + 8);   // as getLong: no bytes past the slot
+        // As getLong: a key-only slot has no value bytes to read.
+        return valueWidth == 0 ? 0L : MemoryAccess.getLongLE(slotAddress + SlotDescriptor.VALUE_OFFSET);
     }
 
     /**
@@ -441,17 +425,17 @@ public final class Segment implements AutoCloseable {
         if (fromSlot >= t.capacity) {
             return -1;
         }
-        int group = fromSlot >>> 3;
-        long full = ~MemoryAccess.getLong(t.controlWordAddress(group)) & HIGH_BITS;
-        full &= -1L << ((fromSlot & 7) << 3);
+        int group = ControlBytes.groupOf(fromSlot);
+        long full = ControlBytes.matchFull(MemoryAccess.getLong(t.controlWordAddress(group)));
+        full &= -1L << ((fromSlot - (group << ControlBytes.GROUP_SHIFT)) * Byte.SIZE);   // bytes before fromSlot
         while (true) {
             if (full != 0) {
-                return (group << 3) + ControlBytes.lowestIndex(full);
+                return ControlBytes.slot(group, full);
             }
             if (++group == t.groups) {
                 return -1;
             }
-            full = ~MemoryAccess.getLong(t.controlWordAddress(group)) & HIGH_BITS;
+            full = ControlBytes.matchFull(MemoryAccess.getLong(t.controlWordAddress(group)));
         }
     }
 
@@ -557,9 +541,9 @@ public final class Segment implements AutoCloseable {
             throw notPrimitive();
         }
         final Table t = currentTable();
-        final int slot = probe(t, hash, null, 0, 0);
+        final int slot = probe(t, hash, null, 0, 0, null, 0);
         if (slot >= 0) {
-            MemoryAccess.putLongLE(t.slotAddress(slot) + 8, value);
+            MemoryAccess.putLongLE(t.slotAddress(slot) + SlotDescriptor.VALUE_OFFSET, value);
             return false;
         }
         insertInlineLong(hash, value);
@@ -576,7 +560,7 @@ public final class Segment implements AutoCloseable {
         if (!inline || valueWidth != 8) {
             throw notPrimitive();
         }
-        MemoryAccess.putLongLE(fullSlotAddress(currentTable(), slot) + 8, value);
+        MemoryAccess.putLongLE(fullSlotAddress(currentTable(), slot) + SlotDescriptor.VALUE_OFFSET, value);
     }
 
     /**
@@ -590,7 +574,7 @@ public final class Segment implements AutoCloseable {
         if (!inline || valueWidth != 8) {
             throw notPrimitive();
         }
-        if (Checks.ENABLED && probe(currentTable(), hash, null, 0, 0) >= 0) {
+        if (Checks.ENABLED && probe(currentTable(), hash, null, 0, 0, null, 0) >= 0) {
             throw new IllegalStateException("insertLong of a key that is present");
         }
         return insertInlineLong(hash, value);
@@ -619,7 +603,7 @@ public final class Segment implements AutoCloseable {
             if (Checks.ENABLED && spec.hasher().hashFixed(key, keyOffset, keyWidth) != hash) {
                 throw new IllegalArgumentException("inline hash is not hashFixed(key) of this segment's hasher");
             }
-            if (Checks.ENABLED && probe(currentTable(), hash, null, 0, 0) >= 0) {
+            if (Checks.ENABLED && probe(currentTable(), hash, null, 0, 0, null, 0) >= 0) {
                 throw new IllegalStateException("insert of a key that is present");
             }
             return insertInline(hash, value, valueOffset);
@@ -648,7 +632,7 @@ public final class Segment implements AutoCloseable {
 
     private int insertInlineLong(long hash, long valueBits) {
         final int slot = inlineSlotForInsert(hash);
-        MemoryAccess.putLongLE(table.slotAddress(slot) + 8, valueBits);
+        MemoryAccess.putLongLE(table.slotAddress(slot) + SlotDescriptor.VALUE_OFFSET, valueBits);
         fill(table, slot, hash, 0);
         return slot;
     }
@@ -673,9 +657,9 @@ public final class Segment implements AutoCloseable {
     /** Makes {@code slot} FULL with {@code hash}; for indirect slots also stores the entry reference. */
     private void fill(Table t, int slot, long hash, long ref) {
         final long slotAddress = t.slotAddress(slot);
-        MemoryAccess.putLong(slotAddress, hash);
+        MemoryAccess.putLong(slotAddress + SlotDescriptor.HASH_OFFSET, hash);
         if (!inline) {
-            MemoryAccess.putLong(slotAddress + 8, ref);
+            MemoryAccess.putLong(slotAddress + SlotDescriptor.REFERENCE_OFFSET, ref);
         }
         if (t.control(slot) == ControlBytes.DELETED) {
             tombstones--;
@@ -704,13 +688,13 @@ public final class Segment implements AutoCloseable {
             writeInlineValue(slotAddress, value, valueOffset);
             return;
         }
-        final long ref = MemoryAccess.getLong(slotAddress + 8);
+        final long ref = MemoryAccess.getLong(slotAddress + SlotDescriptor.REFERENCE_OFFSET);
         checkEntrySize(EntryArena.keyLength(arena.trustedAddress(ref)), valueLength);
         if (arena.fitsInPlace(ref, valueLength)) {
             arena.writeValueInPlace(ref, value, valueOffset, valueLength);
         } else {
             final long moved = arena.allocateWithNewValue(ref, value, valueOffset, valueLength);
-            MemoryAccess.putLong(slotAddress + 8, moved);
+            MemoryAccess.putLong(slotAddress + SlotDescriptor.REFERENCE_OFFSET, moved);
             arena.free(ref);
         }
     }
@@ -724,9 +708,9 @@ public final class Segment implements AutoCloseable {
         final Table t = currentTable();
         final long slotAddress = fullSlotAddress(t, slot);
         if (!inline) {
-            arena.free(MemoryAccess.getLong(slotAddress + 8));
+            arena.free(MemoryAccess.getLong(slotAddress + SlotDescriptor.REFERENCE_OFFSET));
         }
-        final long word = MemoryAccess.getLong(t.controlWordAddress(slot >>> 3));
+        final long word = MemoryAccess.getLong(t.controlWordAddress(ControlBytes.groupOf(slot)));
         if (ControlBytes.matchEmpty(word) != 0) {
             t.setControl(slot, ControlBytes.EMPTY);
         } else {
@@ -758,7 +742,8 @@ public final class Segment implements AutoCloseable {
      * @param toSlot    end of the range (clamped to the capacity)
      * @param out       destination (expanded if expandable)
      * @param outOffset where the first record goes
-     * @param maxBytes  room for records; at least {@code RECORD_HEADER_BYTES + maxEntryBytes} guarantees progress
+     * @param maxBytes  room for records; at least {@code RecordDescriptor.HEADER_BYTES + maxEntryBytes} guarantees
+     *                  progress
      * @return {@code (long) nextSlot << 32 | bytesWritten}; decode with {@link #exportNextSlot} and
      *         {@link #exportBytes}. {@code nextSlot == min(toSlot, capacity)} when the range is done.
      */
@@ -773,21 +758,19 @@ public final class Segment implements AutoCloseable {
                 return ((long) end << 32) | written;
             }
             final long slotAddress = t.slotAddress(next);
-            final int keyLength = inline ? keyWidth
-                : EntryArena.keyLength(arena.trustedAddress(MemoryAccess.getLong(slotAddress + 8)));
-            final int valueLength = inline ? valueWidth
-                : EntryArena.valueLength(arena.trustedAddress(MemoryAccess.getLong(slotAddress + 8)));
-            final int record = RECORD_HEADER_BYTES + keyLength + valueLength;
+            final long entryAddress = inline ? 0 : entryAddress(slotAddress);
+            final int keyLength = inline ? keyWidth : EntryArena.keyLength(entryAddress);
+            final int valueLength = inline ? valueWidth : EntryArena.valueLength(entryAddress);
+            final int record = RecordDescriptor.recordLength(keyLength, valueLength);
             if (record > maxBytes - written) {
                 return ((long) next << 32) | written;
             }
             final int at = outOffset + written;
             ensureCapacity(out, at, record);
-            MemoryAccess.putLongLE(out, at, MemoryAccess.getLong(slotAddress));
-            out.putInt(at + 8, keyLength, java.nio.ByteOrder.LITTLE_ENDIAN);
-            out.putInt(at + 12, valueLength, java.nio.ByteOrder.LITTLE_ENDIAN);
-            readKey(next, out, at + RECORD_HEADER_BYTES);
-            readValue(next, out, at + RECORD_HEADER_BYTES + keyLength);
+            RecordDescriptor.writeHeader(out, at, MemoryAccess.getLong(slotAddress + SlotDescriptor.HASH_OFFSET),
+                keyLength, valueLength);
+            readKey(next, out, RecordDescriptor.keyOffset(at));
+            readValue(next, out, RecordDescriptor.valueOffset(at, keyLength));
             written += record;
             slot = next + 1;
         }
@@ -833,33 +816,147 @@ public final class Segment implements AutoCloseable {
             at += checkedRecordLength(records, at, end);
         }
         for (int at = offset, end = offset + length; at < end; ) {
-            final long hash = MemoryAccess.getLongLE(records, at);
-            final int keyLength = records.getInt(at + 8, java.nio.ByteOrder.LITTLE_ENDIAN);
-            final int valueLength = records.getInt(at + 12, java.nio.ByteOrder.LITTLE_ENDIAN);
-            final int keyAt = at + RECORD_HEADER_BYTES;
-            put(hash, records, keyAt, keyLength, records, keyAt + keyLength, valueLength);
-            at = keyAt + keyLength + valueLength;
+            final int keyLength = RecordDescriptor.keyLength(records, at);
+            final int valueLength = RecordDescriptor.valueLength(records, at);
+            final int keyAt = RecordDescriptor.keyOffset(at);
+            put(RecordDescriptor.hash(records, at), records, keyAt, keyLength,
+                records, RecordDescriptor.valueOffset(at, keyLength), valueLength);
+            at += RecordDescriptor.recordLength(keyLength, valueLength);
         }
         return count;
     }
 
+    /** {@link RecordDescriptor#checkedRecordLength}, plus what this segment requires of an entry. */
     private int checkedRecordLength(DirectBuffer records, int at, int end) {
-        if (end - at < RECORD_HEADER_BYTES) {
-            throw new IllegalArgumentException("truncated record header at offset " + at);
-        }
-        final long hash = MemoryAccess.getLongLE(records, at);
-        final int keyLength = records.getInt(at + 8, java.nio.ByteOrder.LITTLE_ENDIAN);
-        final int valueLength = records.getInt(at + 12, java.nio.ByteOrder.LITTLE_ENDIAN);
-        if (keyLength < 0 || valueLength < 0 || (long) keyLength + valueLength > end - at - RECORD_HEADER_BYTES) {
-            throw new IllegalArgumentException("record at offset " + at + " declares key " + keyLength + " and value "
-                + valueLength + " bytes, more than the " + (end - at - RECORD_HEADER_BYTES) + " bytes left");
-        }
-        checkEntrySize(keyLength, valueLength);
-        if (inline && spec.hasher().hashFixed(records, at + RECORD_HEADER_BYTES, keyWidth) != hash) {
+        final int length = RecordDescriptor.checkedRecordLength(records, at, end);
+        final int keyLength = RecordDescriptor.keyLength(records, at);
+        checkEntrySize(keyLength, RecordDescriptor.valueLength(records, at));
+        if (inline && spec.hasher().hashFixed(records, RecordDescriptor.keyOffset(at), keyWidth)
+            != RecordDescriptor.hash(records, at)) {
             throw new IllegalArgumentException("record at offset " + at + " has a hash that does not match its key"
                 + " under this segment's hasher (different seed?)");
         }
-        return RECORD_HEADER_BYTES + keyLength + valueLength;
+        return length;
+    }
+
+    // =========================================================================================================
+    // Invariants
+    // =========================================================================================================
+
+    /**
+     * Checks this segment's memory against the invariants its code relies on, and throws on the first violation.
+     * For tests and debugging: it visits every slot and every arena block, and allocates. Requires exclusive
+     * access or the owner's read lock.
+     *
+     * <p>Checked: every control byte is FULL, EMPTY or DELETED; a FULL byte is the tag of its slot's stored hash;
+     * a FULL slot lies on the probe path of its hash (no group between its home group and its own has an EMPTY
+     * byte), and a lookup of its key finds exactly this slot (no key is stored twice); FULL bytes number
+     * {@link #size()}, DELETED bytes the tombstones, together at most the fill limit. Inline: the stored hash is
+     * {@code hashFixed} of a key of the spec's width (the unhash round-trips) and the value's padding is zero.
+     * Indirect: every reference names a well-formed live block, no block is referenced twice or also free, the
+     * free lists are well-formed, every arena byte is in exactly one live or free block, and the live-entry,
+     * free-list and reserved byte counts equal the sums over the blocks.
+     *
+     * @throws IllegalStateException naming the slot or block and what is wrong; or if the segment is closed
+     */
+    public void verifyInvariants() {
+        final Table t = currentTable();
+        final EntryArena.Census census = inline ? null : arena.census();
+        int full = 0;
+        int deleted = 0;
+        for (int slot = 0; slot < t.capacity; slot++) {
+            final byte control = t.control(slot);
+            if (control == ControlBytes.EMPTY) {
+                continue;
+            }
+            if (control == ControlBytes.DELETED) {
+                deleted++;
+            } else if (ControlBytes.isFull(control)) {
+                full++;
+                verifyFullSlot(t, slot, control, census);
+            } else {
+                throw corrupted("slot " + slot + " has control byte 0x" + Integer.toHexString(control & 0xFF)
+                    + ", which is neither FULL, EMPTY nor DELETED");
+            }
+        }
+        if (full != size) {
+            throw corrupted(full + " control bytes are FULL, but size() is " + size);
+        }
+        if (deleted != tombstones) {
+            throw corrupted(deleted + " control bytes are DELETED, but the tombstone count is " + tombstones);
+        }
+        if (full + deleted > t.maxFill) {
+            throw corrupted(full + " FULL and " + deleted + " DELETED slots exceed the fill limit of " + t.maxFill);
+        }
+        if (census != null) {
+            final String problem = census.finish();
+            if (problem != null) {
+                throw corrupted("arena: " + problem);
+            }
+        }
+        verifyLookupsFindTheirSlots(t);
+    }
+
+    /** The checks of one FULL slot that need nothing but the slot, its control byte and its probe path. */
+    private void verifyFullSlot(Table t, int slot, byte control, EntryArena.Census census) {
+        final long slotAddress = t.slotAddress(slot);
+        final long hash = MemoryAccess.getLong(slotAddress + SlotDescriptor.HASH_OFFSET);
+        final String where = "slot " + slot + " (hash " + Long.toHexString(hash) + ")";
+        if (ControlBytes.tag(hash) != control) {
+            throw corrupted(where + " has control byte 0x" + Integer.toHexString(control) + ", but the tag of its hash"
+                + " is 0x" + Integer.toHexString(ControlBytes.tag(hash)));
+        }
+        if (inline) {
+            final long keyBits = spec.hasher().unhashFixed(hash);
+            if ((keyWidth < Long.BYTES && keyBits >>> (keyWidth * Byte.SIZE) != 0)
+                || spec.hasher().hashFixed(keyBits) != hash) {
+                throw corrupted(where + " holds no hashFixed of a " + keyWidth + "-byte key (its unhash is "
+                    + Long.toHexString(keyBits) + ")");
+            }
+            for (int i = valueWidth; i < slotSize - SlotDescriptor.VALUE_OFFSET; i++) {
+                if (MemoryAccess.getByte(slotAddress + SlotDescriptor.VALUE_OFFSET + i) != 0) {
+                    throw corrupted(where + ": byte " + i + " of its value area, past the " + valueWidth
+                        + "-byte value, is not zero");
+                }
+            }
+        } else {
+            final String problem = census.addLive(MemoryAccess.getLong(slotAddress + SlotDescriptor.REFERENCE_OFFSET));
+            if (problem != null) {
+                throw corrupted(where + ": " + problem);
+            }
+        }
+        final int home = ControlBytes.homeGroup(hash, t.groups);
+        final int own = ControlBytes.groupOf(slot);
+        for (int group = home; group != own; group = group + 1 == t.groups ? 0 : group + 1) {
+            if (ControlBytes.matchEmpty(MemoryAccess.getLong(t.controlWordAddress(group))) != 0) {
+                throw corrupted(where + " is in group " + own + ", but group " + group + " on the probe path from"
+                    + " its home group " + home + " has an EMPTY byte: lookups stop there");
+            }
+        }
+    }
+
+    /** A lookup of each FULL slot's key finds that slot: reachable, and stored once. */
+    private void verifyLookupsFindTheirSlots(Table t) {
+        final ExpandableArrayBuffer key = new ExpandableArrayBuffer(64);
+        for (int slot = nextFull(0); slot >= 0; slot = nextFull(slot + 1)) {
+            final int keyLength = inline ? 0 : readKey(slot, key, 0);
+            final long hash = MemoryAccess.getLong(t.slotAddress(slot) + SlotDescriptor.HASH_OFFSET);
+            final int found = probe(t, hash, key, 0, keyLength, null, 0);
+            if (found != slot) {
+                throw corrupted("a lookup of the key of slot " + slot + " (hash " + Long.toHexString(hash) + ") "
+                    + (found >= 0 ? "finds slot " + found + ": the key is stored twice" : "returns " + found));
+            }
+        }
+    }
+
+    /** The current table, for tests that corrupt it on purpose to show that {@link #verifyInvariants} notices. */
+    Table tableForTests() {
+        return currentTable();
+    }
+
+    /** The arena (null for the inline format), for tests that corrupt an entry on purpose. */
+    EntryArena arenaForTests() {
+        return arena;
     }
 
     // =========================================================================================================
@@ -988,6 +1085,11 @@ public final class Segment implements AutoCloseable {
         return t.slotAddress(slot);
     }
 
+    /** Address of the entry that the FULL indirect slot at {@code slotAddress} references (under the lock). */
+    private long entryAddress(long slotAddress) {
+        return arena.trustedAddress(MemoryAccess.getLong(slotAddress + SlotDescriptor.REFERENCE_OFFSET));
+    }
+
     /** The first EMPTY or DELETED slot on the probe path of {@code hash}. */
     private int firstFreeSlot(Table t, long hash) {
         final int groups = t.groups;
@@ -995,7 +1097,7 @@ public final class Segment implements AutoCloseable {
         for (int probed = 0; probed < groups; probed++) {
             final long free = ControlBytes.matchEmptyOrDeleted(MemoryAccess.getLong(t.controlWordAddress(group)));
             if (free != 0) {
-                return (group << 3) + ControlBytes.lowestIndex(free);
+                return ControlBytes.slot(group, free);
             }
             group = group + 1 == groups ? 0 : group + 1;
         }
@@ -1023,10 +1125,10 @@ public final class Segment implements AutoCloseable {
     /** Moves every entry of {@code old} into {@code fresh}, publishes it and retires {@code old}. */
     private Table install(Table old, Table fresh) {
         for (int group = 0; group < old.groups; group++) {
-            for (long full = ~MemoryAccess.getLong(old.controlWordAddress(group)) & HIGH_BITS; full != 0;
+            for (long full = ControlBytes.matchFull(MemoryAccess.getLong(old.controlWordAddress(group))); full != 0;
                  full &= full - 1) {
-                final long from = old.slotAddress((group << 3) + ControlBytes.lowestIndex(full));
-                final long hash = MemoryAccess.getLong(from);
+                final long from = old.slotAddress(ControlBytes.slot(group, full));
+                final long hash = MemoryAccess.getLong(from + SlotDescriptor.HASH_OFFSET);
                 final int to = firstFreeSlot(fresh, hash);
                 MemoryAccess.copy(from, fresh.slotAddress(to), slotSize);
                 fresh.setControl(to, ControlBytes.tag(hash));
@@ -1044,11 +1146,12 @@ public final class Segment implements AutoCloseable {
     }
 
     private void writeInlineValue(long slotAddress, DirectBuffer value, int valueOffset) {
-        final int area = slotSize - 8;
-        for (int i = 0; i < area; i += 8) {
-            MemoryAccess.putLong(slotAddress + 8 + i, 0L);   // zero padding, so getLong of narrow values is exact
+        final long valueAddress = slotAddress + SlotDescriptor.VALUE_OFFSET;
+        final int area = slotSize - SlotDescriptor.VALUE_OFFSET;
+        for (int i = 0; i < area; i += Long.BYTES) {
+            MemoryAccess.putLong(valueAddress + i, 0L);   // zero padding, so getLong of narrow values is exact
         }
-        MemoryAccess.copyFromBuffer(value, valueOffset, slotAddress + 8, valueWidth);
+        MemoryAccess.copyFromBuffer(value, valueOffset, valueAddress, valueWidth);
     }
 
     private void checkEntrySize(int keyLength, int valueLength) {

@@ -16,13 +16,13 @@ package io.starshard.offheap;
  */
 public final class SegmentSpec {
     /** Largest value that is stored inside an inline slot. */
-    public static final int INLINE_MAX_VALUE_BYTES = 16;
+    public static final int INLINE_MAX_VALUE_BYTES = SlotDescriptor.MAX_VALUE_AREA;
     /** Largest key of an inline slot: the key must be recoverable from its 64-bit hash. */
     public static final int INLINE_MAX_KEY_BYTES = 8;
     /** Upper bound for {@code maxEntryBytes}: keeps every entry and its header addressable with an int. */
     public static final int MAX_ENTRY_BYTES_LIMIT = 1 << 30;
-    /** Largest key of an indirect entry: the header keeps 24 bits for the key length. */
-    public static final int MAX_KEY_BYTES = (1 << 24) - 1;
+    /** Largest key of an indirect entry: the entry header keeps 24 bits for the key length. */
+    public static final int MAX_KEY_BYTES = EntryDescriptor.MAX_KEY_LENGTH;
     /** Starting capacity when none is given: one group, enough for 6 entries (shards start small and lazy). */
     public static final int DEFAULT_INITIAL_ENTRIES = Table.MAX_FILL_PER_GROUP;
 
@@ -166,7 +166,7 @@ public final class SegmentSpec {
      * @return 8 + the value area for inline (the value width rounded up to 8), 16 for indirect
      */
     public int slotSize() {
-        return inline ? 8 + ((valueWidth + 7) & ~7) : 16;
+        return inline ? SlotDescriptor.inlineSlotBytes(valueWidth) : SlotDescriptor.INDIRECT_SLOT_BYTES;
     }
 
     @Override

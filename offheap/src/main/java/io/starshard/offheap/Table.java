@@ -12,8 +12,7 @@ package io.starshard.offheap;
  *  +-------------------------------+-------------------------------------------------+
  *  capacity = groups * 8; group g = control bytes [8g, 8g + 8) and slots [8g, 8g + 8)
  *
- *  inline slot   (slotSize = 8 + valueArea):  [hash : 8][value bytes, zero-padded to valueArea]
- *  indirect slot (slotSize = 16):             [hash : 8][entry reference : 8]   (see EntryArena)
+ *  control byte  see ControlBytes;   slot  see SlotDescriptor
  * </pre>
  *
  * <p>Why a descriptor object: readers load the segment's current table reference once and compute every
@@ -31,10 +30,9 @@ final class Table {
     /**
      * Slots per group of eight that may be FULL or DELETED before the table must grow or be cleaned: a maximum
      * load of 3/4. Why not SwissTable's 7/8: at 7/8 about 12 % of the keys do not fit in their home group (6 %
-     * at 3/4, by simulation), and each of them costs a lookup a mispredicted branch and a second control word.
-     * With the {@code getLong} fast path, 3/4 measured 5.4 instead of 5.8 ns per get in cache
-     * ({@code SegmentBenchmark}, 1K entries, 5 forks); a presized {@code long -> long} table then takes 22.7
-     * instead of 19.4 bytes per entry, inside the 24 of its budget.
+     * at 3/4, by simulation), and each of them costs a lookup a mispredicted branch and a second control word;
+     * the lower load is faster in cache, for 17 B per slot / 0.75 = 22.7 bytes per presized {@code long -> long}
+     * entry instead of 19.4.
      */
     static final int MAX_FILL_PER_GROUP = 6;
 
@@ -46,7 +44,7 @@ final class Table {
         this.groups = groups;
         this.capacity = groups * ControlBytes.GROUP_WIDTH;
         this.slotsAddress = address + capacity;
-        this.slotSize = slotSize;
+        this.slotSize = SlotDescriptor.checkSlotSize(slotSize);
         this.bytes = bytesFor(groups, slotSize);
         this.maxFill = groups * MAX_FILL_PER_GROUP;
     }
@@ -67,7 +65,7 @@ final class Table {
     }
 
     long controlWordAddress(int group) {
-        return address + ((long) group << 3);
+        return address + ((long) group << ControlBytes.GROUP_SHIFT);
     }
 
     long slotAddress(int slot) {
@@ -75,30 +73,33 @@ final class Table {
     }
 
     /**
-     * Address of the first of the 8 slots of {@code group} (128 bytes) in a table of 16-byte slots. The group's
-     * slots end 128 bytes later, inside the table for every {@code group < groups}.
+     * Address of the first of the 8 slots of {@code group} in a table of 16-byte slots. The group's slots end
+     * {@link SlotDescriptor#SLOT16_GROUP_BYTES} later, inside the table for every {@code group < groups}.
      */
     long slot16GroupAddress(int group) {
-        if (Checks.ENABLED && (slotSize != 16 || group < 0 || group >= groups)) {
+        if (Checks.ENABLED && (slotSize != SlotDescriptor.SLOT16_BYTES || group < 0 || group >= groups)) {
             throw new IllegalStateException("slot16GroupAddress(" + group + ") on a table of " + groups + " groups of "
                 + slotSize + "-byte slots");
         }
-        return slotsAddress + ((long) group << 7);
+        return slotsAddress + ((long) group << SlotDescriptor.SLOT16_GROUP_SHIFT);
     }
 
     /**
      * {@link #slotAddress} of the slot flagged by the lowest set bit of a {@link ControlBytes#matchTag} result in
      * {@code group}, for a table whose slots are known to be 16 bytes (indirect slots, and inline slots with a
      * value of 1..8 bytes). Why not {@code slotAddress}: no multiply by {@link #slotSize}, and a form that needs
-     * one addressing mode after the trailing-zero count, because the flag of byte {@code i} is bit {@code 8i + 7}
-     * and {@code 2 * (8i + 7) = 16i + 14}. Both shorten the step from the control-word match to the slot load.
+     * one addressing mode after the trailing-zero count ({@link SlotDescriptor#SLOT16_MATCH_SHIFT}). Both shorten
+     * the step from the control-word match to the slot load.
      */
     long slot16AddressOfMatch(int group, long match) {
-        if (Checks.ENABLED && (slotSize != 16 || match == 0 || (match & ~0x8080_8080_8080_8080L) != 0)) {
+        if (Checks.ENABLED && (slotSize != SlotDescriptor.SLOT16_BYTES || match == 0
+            || (match & ~ControlBytes.HIGH_BITS) != 0)) {
             throw new IllegalStateException("slot16AddressOfMatch(" + group + ", " + Long.toHexString(match)
                 + ") on a table of " + slotSize + "-byte slots");
         }
-        return slotsAddress + ((long) group << 7) + ((long) Long.numberOfTrailingZeros(match) << 1) - 14;
+        return slotsAddress + ((long) group << SlotDescriptor.SLOT16_GROUP_SHIFT)
+            + ((long) Long.numberOfTrailingZeros(match) << SlotDescriptor.SLOT16_MATCH_SHIFT)
+            - SlotDescriptor.SLOT16_MATCH_BIAS;
     }
 
     byte control(int slot) {

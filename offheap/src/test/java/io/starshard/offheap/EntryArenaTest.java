@@ -120,14 +120,14 @@ class EntryArenaTest {
     @Test
     void dedicatedChunksAreRetiredThroughTheEpochDomain() {
         long ref = put(10, 100_000, 7);
-        assertEquals(EntryArena.align8(8 + 10 + 100_000), arena.reservedBytes());
+        assertEquals(EntryDescriptor.blockBytes(8 + 10 + 100_000), arena.reservedBytes());
         assertEntry(ref, 10, 100_000, 7);
         EpochDomain.Reader reader = epochs.reader();
         reader.enter();
         try {
             arena.free(ref);
             assertEquals(0, arena.reservedBytes());
-            assertEquals(EntryArena.align8(8 + 10 + 100_000), memory.usedBytes(), "held while a reader is inside");
+            assertEquals(EntryDescriptor.blockBytes(8 + 10 + 100_000), memory.usedBytes(), "held while a reader is inside");
             key.setMemory(0, 10, (byte) 7);
             assertEquals(EntryArena.INVALID, arena.readIfKey(ref, key, 0, 10, null, 0), "freed chunk id is gone");
         } finally {
@@ -169,10 +169,11 @@ class EntryArenaTest {
         key.putByte(7, (byte) 0);
         assertEquals(EntryArena.KEY_MISMATCH, arena.readIfKey(ref, key, 0, 8, null, 0));
         long[] bad = {
-            EntryArena.ref(chunk + 1, offset), EntryArena.ref(-1, offset), EntryArena.ref(1 << 20, 0),
-            EntryArena.ref(chunk, offset + 4), EntryArena.ref(chunk, -8), EntryArena.ref(chunk, 1 << 30),
-            EntryArena.ref(chunk, EntryArena.FIRST_CHUNK_BYTES - 4), EntryArena.ref(chunk, EntryArena.FIRST_CHUNK_BYTES),
-            EntryArena.NO_BLOCK, Long.MIN_VALUE,
+            EntryDescriptor.ref(chunk + 1, offset), EntryDescriptor.ref(-1, offset), EntryDescriptor.ref(1 << 20, 0),
+            EntryDescriptor.ref(chunk, offset + 4), EntryDescriptor.ref(chunk, -8), EntryDescriptor.ref(chunk, 1 << 30),
+            EntryDescriptor.ref(chunk, EntryArena.FIRST_CHUNK_BYTES - 4),
+            EntryDescriptor.ref(chunk, EntryArena.FIRST_CHUNK_BYTES),
+            EntryDescriptor.NO_BLOCK, Long.MIN_VALUE,
         };
         for (long r : bad) {
             assertEquals(EntryArena.INVALID, arena.readIfKey(r, key, 0, 8, null, 0), Long.toHexString(r));
@@ -180,7 +181,7 @@ class EntryArenaTest {
         long address = arena.trustedAddress(ref);
         // Headers a racing writer could leave: a free-list link, huge and negative lengths, past the chunk end.
         long[] headers = {
-            EntryArena.ref(chunk, EntryArena.FIRST_CHUNK_BYTES - 8), -1L, 0x7FFF_FFFF_0000_0008L,
+            EntryDescriptor.ref(chunk, EntryArena.FIRST_CHUNK_BYTES - 8), -1L, 0x7FFF_FFFF_0000_0008L,
             0x8000_0000_0000_0008L, ((long) (EntryArena.FIRST_CHUNK_BYTES) << 32) | 8, 0x00FF_FFFFL,
         };
         ExpandableArrayBuffer out = new ExpandableArrayBuffer(8);
@@ -222,5 +223,82 @@ class EntryArenaTest {
         }
         assertEquals(memory.usedBytes(), arena.reservedBytes());
         assertTrue(arena.freeListBytes() + arena.liveEntryBytes() <= arena.reservedBytes());
+        assertEquals(null, census(live.stream().mapToLong(e -> e[0]).toArray()), "every chunk tiled and accounted");
+    }
+
+    /** Runs a census with these live references; returns the first violation or null. */
+    private String census(long... liveRefs) {
+        EntryArena.Census census = arena.census();
+        for (long ref : liveRefs) {
+            String problem = census.addLive(ref);
+            if (problem != null) {
+                return problem;
+            }
+        }
+        return census.finish();
+    }
+
+    @Test
+    void theCensusPassesAHealthyArenaWithRecycledTailsAndDedicatedChunks() {
+        List<Long> live = new ArrayList<>();
+        for (int i = 0; i < 200; i++) {
+            live.add(put(i % 60, 30 + i * 7 % 900, i));       // several chunks: tails recycled into free blocks
+        }
+        live.add(put(10, 100_000, 1));                           // a dedicated chunk
+        for (int i = 0; i < live.size(); i += 3) {
+            arena.free(live.get(i));
+        }
+        long[] refs = new long[live.size()];
+        int n = 0;
+        for (int i = 0; i < live.size(); i++) {
+            if (i % 3 != 0) {
+                refs[n++] = live.get(i);
+            }
+        }
+        assertEquals(null, census(java.util.Arrays.copyOf(refs, n)));
+    }
+
+    @Test
+    void theCensusNamesALeakedBlock() {
+        long a = put(8, 16, 1);
+        put(8, 16, 2);                                            // live, but no slot will name it
+        String problem = census(a);
+        assertTrue(problem != null && problem.contains("live entries hold 32 bytes, the arena accounts 64"), problem);
+    }
+
+    @Test
+    void theCensusNamesAReferenceToAFreedBlock() {
+        long a = put(8, 16, 1);
+        long b = put(8, 16, 2);
+        arena.free(b);
+        String problem = census(a, b);                            // b is free, yet a slot names it
+        assertTrue(problem != null && problem.contains("reference " + Long.toHexString(b)), problem);
+    }
+
+    @Test
+    void theCensusNamesAFreeListCycle() {
+        long a = put(8, 16, 1);
+        long b = put(8, 16, 2);
+        long c = put(8, 16, 3);
+        arena.free(a);
+        arena.free(b);                                            // list: b -> a -> end
+        MemoryAccess.putLong(arena.trustedAddress(a) + EntryDescriptor.FREE_LINK_OFFSET, b);   // a -> b: a cycle
+        String problem = census(c);
+        assertTrue(problem != null && problem.contains("free-list cycle"), problem);
+        MemoryAccess.putLong(arena.trustedAddress(a) + EntryDescriptor.FREE_LINK_OFFSET, EntryDescriptor.NO_BLOCK);
+        assertEquals(null, census(c));
+    }
+
+    @Test
+    void theCensusNamesAFreeLinkOutsideTheCarvedPartOfTheChunk() {
+        long a = put(8, 16, 1);
+        long c = put(8, 16, 3);
+        arena.free(a);
+        // The chunk being carved ends at its bump offset (64): a block at 2048 was never handed out.
+        MemoryAccess.putLong(arena.trustedAddress(a) + EntryDescriptor.FREE_LINK_OFFSET,
+            EntryDescriptor.ref(EntryDescriptor.refChunkId(a), 2048));
+        String problem = census(c);
+        assertTrue(problem != null && problem.contains("is not an aligned block below its chunk's end 64"), problem);
+        MemoryAccess.putLong(arena.trustedAddress(a) + EntryDescriptor.FREE_LINK_OFFSET, EntryDescriptor.NO_BLOCK);
     }
 }

@@ -61,6 +61,7 @@ class SegmentLayoutTest {
                 assertTrue(remove(s, k, false));
             }
             assertEquals(removed, s.stats().tombstones());
+            s.verifyInvariants();
             assertTrue(put(s, 1000, true));                    // into group 7's EMPTY: 7 + 1 + removed = limit
             assertEquals(0, s.stats().rebuilds());
             assertTrue(put(s, 1001, true));                    // would pass the limit: rebuild, same size
@@ -77,6 +78,7 @@ class SegmentLayoutTest {
             assertEquals(~1001, get(s, 1001, true));
             assertEquals(Segment.NOT_FOUND, get(s, 3, false));
             assertEquals(s.stats().allocatedBytes(), memory.usedBytes(), "the old table was freed");
+            s.verifyInvariants();
         }
     }
 
@@ -90,6 +92,7 @@ class SegmentLayoutTest {
             assertEquals(0, s.stats().tombstones());
             assertTrue(remove(s, 2, false));                   // group 0 is full: probes pass through it
             assertEquals(1, s.stats().tombstones());
+            s.verifyInvariants();
             for (int k = 0; k < 12; k++) {
                 assertEquals(k == 9 || k == 2 ? Segment.NOT_FOUND : ~k, get(s, k, false), "key " + k);
             }
@@ -132,6 +135,7 @@ class SegmentLayoutTest {
             }
             assertEquals(Segment.NOT_FOUND, get(s, 99, true)); // full last group, then group 0's EMPTY
             assertEquals(Segment.NOT_FOUND, get(s, 99, false));
+            s.verifyInvariants();                              // probe paths that wrap are valid paths
             put(s, limit, true);
             assertEquals(1, s.stats().growths());
             for (int k = 0; k <= limit; k++) {
@@ -178,6 +182,7 @@ class SegmentLayoutTest {
             }
             assertEquals(-1L, s.getLong(sameTagLastGroup(limit), -1L));    // same group and tag, absent
             assertEquals(-1L, s.getLong(sameTagLastGroup(0) ^ 1, -1L));    // other tag, absent
+            s.verifyInvariants();
         }
     }
 

@@ -115,6 +115,7 @@ class SegmentMemoryTest {
                 } catch (OffHeapMemoryExhaustedException e) {
                     assertTrue(e.getMessage().contains("arena chunk"), e.getMessage());
                     assertEquals(before, snapshot(s, memory), "a refused put changed the segment");
+                    s.verifyInvariants();
                     final int again = k;
                     assertExhausted(memory, () -> putIndirect(s, again, 40));
                     break;
@@ -137,6 +138,7 @@ class SegmentMemoryTest {
             int slot = s.find(hash, key, 0, 4);
             assertExhausted(memory, () -> s.replaceValue(slot, value, 0, 1000));
             assertEquals(before, snapshot(s, memory));
+            s.verifyInvariants();
             ExpandableArrayBuffer out = new ExpandableArrayBuffer(64);
             assertEquals(40, s.get(hash, key, 0, 4, out, 0));
             byte[] actual = new byte[40];
@@ -148,6 +150,7 @@ class SegmentMemoryTest {
             assertTrue(s.remove(hash, key, 0, 4));
             putIndirect(s, -5, 40);
             assertEquals(table + EntryArena.FIRST_CHUNK_BYTES, memory.usedBytes());
+            s.verifyInvariants();
         }
         assertEquals(0, memory.usedBytes());
         assertEquals(0, memory.liveAllocations());
@@ -173,6 +176,7 @@ class SegmentMemoryTest {
             assertTrue(e.getMessage().contains("dedicated chunk"), e.getMessage());
             assertTrue(memory.peakBytes() > peak, "the grown table was reserved first");
             assertEquals(before, snapshot(s, memory), "the reserved table was freed, nothing published");
+            s.verifyInvariants();
             assertEquals(8, s.capacity());
             putIndirect(s, limit, 20);                  // the growth alone fits
             assertEquals(16, s.capacity());
@@ -197,6 +201,7 @@ class SegmentMemoryTest {
                         assertEquals(before, snapshot(s, memory), spec + ": a refused growth changed the segment");
                         assertTrue(e.getMessage().contains("segment table"), e.getMessage());
                         assertEquals(k, s.size());
+                        s.verifyInvariants();
                         break;
                     }
                     k++;
@@ -272,7 +277,8 @@ class SegmentMemoryTest {
                 () -> s.clear(),
                 () -> s.capacity(),
                 () -> s.exportRange(0, 100, out, 0, 1000),
-                () -> s.importRecords(out, 0, 0)));
+                () -> s.importRecords(out, 0, 0),
+                () -> s.verifyInvariants()));
             if (spec.isInline()) {
                 uses.add(() -> s.getLong(hash, 0));
                 uses.add(() -> s.putLong(hash, 1));

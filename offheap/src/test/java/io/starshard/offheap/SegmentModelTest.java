@@ -313,6 +313,7 @@ class SegmentModelTest {
                 model.clear();
                 assertEquals(0, segment.size());
                 assertEquals(-1, segment.nextFull(0));
+                segment.verifyInvariants();
             } else if (r < 55) {
                 exportImportRoundTrip();
             } else {
@@ -508,6 +509,7 @@ class SegmentModelTest {
             if (random.nextBoolean()) {
                 try (Segment copy = new Segment(config.spec, memory, epochs)) {
                     assertEquals(model.size(), copy.importRecords(records, 0, length));
+                    copy.verifyInvariants();
                     compareContents(copy);
                 }
             } else {
@@ -516,6 +518,7 @@ class SegmentModelTest {
                 assertEquals(model.size(), segment.importRecords(records, 0, length));
                 // Importing again replaces every key with itself: nothing changes.
                 assertEquals(model.size(), segment.importRecords(records, 0, length));
+                segment.verifyInvariants();
             }
             assertEquals(model.size(), segment.size());
         }
@@ -525,7 +528,7 @@ class SegmentModelTest {
             int length = 0;
             int capacity = segment.capacity();
             while (slot < capacity) {
-                int room = Segment.RECORD_HEADER_BYTES + maxEntry + random.nextInt(2000);
+                int room = RecordDescriptor.HEADER_BYTES + maxEntry + random.nextInt(2000);
                 long result = segment.exportRange(slot, Integer.MAX_VALUE, records, length, room);
                 int next = Segment.exportNextSlot(result);
                 assertTrue(next > slot || Segment.exportBytes(result) > 0, "exportRange made progress");
@@ -545,7 +548,7 @@ class SegmentModelTest {
                 int to = Math.min(capacity, from + 1 + random.nextInt(Math.max(1, capacity / 3)));
                 int slot = from;
                 while (slot < to) {
-                    long result = segment.exportRange(slot, to, records, 0, Segment.RECORD_HEADER_BYTES + maxEntry);
+                    long result = segment.exportRange(slot, to, records, 0, RecordDescriptor.HEADER_BYTES + maxEntry);
                     parseRecords(records, Segment.exportBytes(result), seen);
                     slot = Segment.exportNextSlot(result);
                 }
@@ -562,17 +565,18 @@ class SegmentModelTest {
                 int v = records.getInt(at + 12, ByteOrder.LITTLE_ENDIAN);
                 byte[] key = new byte[k];
                 byte[] value = new byte[v];
-                records.getBytes(at + Segment.RECORD_HEADER_BYTES, key);
-                records.getBytes(at + Segment.RECORD_HEADER_BYTES + k, value);
+                records.getBytes(at + RecordDescriptor.HEADER_BYTES, key);
+                records.getBytes(at + RecordDescriptor.HEADER_BYTES + k, value);
                 ByteKey bk = new ByteKey(key);
                 assertEquals(hash(bk), hash, "exported hash of " + bk);
                 assertTrue(into.put(bk, value) == null, "exported twice: " + bk);
-                at += Segment.RECORD_HEADER_BYTES + k + v;
+                at += RecordDescriptor.HEADER_BYTES + k + v;
             }
         }
 
         void checkpoint() {
             checkpoints++;
+            segment.verifyInvariants();
             assertEquals(model.size(), segment.size(), "size");
             compareContents(segment);
             for (int i = 0; i < 50; i++) {
@@ -591,7 +595,7 @@ class SegmentModelTest {
             if (!inline) {
                 long live = 0;
                 for (Map.Entry<ByteKey, byte[]> e : model.entrySet()) {
-                    live += EntryArena.HEADER_BYTES + e.getKey().bytes.length + e.getValue().length;
+                    live += EntryDescriptor.HEADER_BYTES + e.getKey().bytes.length + e.getValue().length;
                 }
                 assertEquals(live, stats.liveEntryBytes(), "live entry bytes");
                 assertTrue(stats.liveEntryBytes() + stats.freeListBytes() <= stats.arenaBytes(), stats.toString());

@@ -458,8 +458,12 @@ class SegmentTortureTest {
         return stats;
     }
 
-    /** The writer's own check at the end of a round: the segment holds exactly the writer's model. */
+    /**
+     * The writer's own check at the end of a round: the segment's invariants hold and it holds exactly the
+     * writer's model. Readers still race it (they only read).
+     */
     private static void verify(Segment segment, boolean inline, int[] gens, UnsafeBuffer key) {
+        segment.verifyInvariants();
         int live = 0;
         UnsafeBuffer out = new UnsafeBuffer(new byte[MAX_ENTRY]);
         for (int id = 0; id < KEYS; id++) {
