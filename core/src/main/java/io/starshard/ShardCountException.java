@@ -1,7 +1,7 @@
 package io.starshard;
 
 /**
- * A shard count was refused by a strict ({@code tryWith...}) constructor, the builder, or a rebalance.
+ * A shard count was refused by a strict ({@code tryWith...}) factory or the builder.
  *
  * <p>Carries the requested count (after 0 was replaced by the default) and the largest count allowed, so a
  * caller can retry with {@link #maxAllowed()} if clamping is acceptable after all.

@@ -1,7 +1,7 @@
 package io.starshard;
 
 /**
- * How entries are spread over shards: the seed's {@code shard_stats}.
+ * How entries are spread over shards, from {@link ShardedHashMap#shardStats()}.
  *
  * <p>Taken shard by shard without a global lock, so under concurrent writes the numbers are per-shard
  * consistent, not a single point in time.

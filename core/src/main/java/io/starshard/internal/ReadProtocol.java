@@ -54,13 +54,13 @@ final class ReadProtocol {
     static final KeyRead VALUE = new KeyRead() {
         @Override
         long optimisticRead(Segment segment, Frame f, long hash, long missing) {
-            final int length = segment.get(hash, f.key, 0, f.keyLength, f.read, 0);
+            final int length = segment.optimisticGet(hash, f.key, 0, f.keyLength, f.read, 0);
             return length == Segment.RETRY ? CONTENDED : length;
         }
 
         @Override
         long lockedRead(Segment segment, Frame f, long hash, long missing) {
-            final int length = segment.get(hash, f.key, 0, f.keyLength, f.read, 0);
+            final int length = segment.optimisticGet(hash, f.key, 0, f.keyLength, f.read, 0);
             if (length == Segment.RETRY) {
                 throw new IllegalStateException("segment memory is inconsistent under the read lock");
             }
@@ -75,7 +75,7 @@ final class ReadProtocol {
     static final KeyRead PRESENCE = new KeyRead() {
         @Override
         long optimisticRead(Segment segment, Frame f, long hash, long missing) {
-            final int slot = f == null ? segment.lookup(hash, null, 0, 0) : segment.lookup(hash, f.key, 0, f.keyLength);
+            final int slot = f == null ? segment.optimisticLookup(hash, null, 0, 0) : segment.optimisticLookup(hash, f.key, 0, f.keyLength);
             return slot == Segment.RETRY ? CONTENDED : slot >= 0 ? 1 : 0;
         }
 
@@ -89,12 +89,12 @@ final class ReadProtocol {
     static final KeyRead LONG_VALUE = new KeyRead() {
         @Override
         long optimisticRead(Segment segment, Frame f, long hash, long missing) {
-            return segment.getLong(hash, missing);
+            return segment.optimisticGetLong(hash, missing);
         }
 
         @Override
         long lockedRead(Segment segment, Frame f, long hash, long missing) {
-            return segment.getLong(hash, missing);
+            return segment.optimisticGetLong(hash, missing);
         }
     };
 

@@ -18,7 +18,7 @@ import org.agrona.MutableDirectBuffer;
  *   <li><b>Probing.</b> The home group comes from hash bits 7..31 by multiply-shift, so the group count need
  *       not be a power of two; groups are probed linearly. A probe stops at the first group with an EMPTY
  *       byte, or after visiting every group. One loop, {@link #probe}, serves every lookup; the inline
- *       {@link #getLong} has its own, {@link #probeLong}, shaped for that one case (see its notes).</li>
+ *       {@link #optimisticGetLong} has its own, {@link #probeLong}, shaped for that one case (see its notes).</li>
  *   <li><b>Growth.</b> When FULL plus DELETED slots would pass 3/4 of the capacity
  *       ({@link Table#MAX_FILL_PER_GROUP}), the table is rebuilt from the stored hashes (no key is rehashed or
  *       decoded): at twice the size if live entries fill more than half of the limit, otherwise at the same
@@ -32,7 +32,8 @@ import org.agrona.MutableDirectBuffer;
  * <h2>Concurrency</h2>
  * Mutating methods and the slot accessors ({@link #find}, {@link #readValue}, ...) require exclusive
  * access: the owner's write lock (or read lock, for the read-only ones). The <em>racy readers</em>
- * {@link #get}, {@link #getLong} and {@link #lookup} may run concurrently with a writer, inside an
+ * {@link #optimisticGet}, {@link #optimisticGetLong} and {@link #optimisticLookup} may run concurrently with a
+ * writer, inside an
  * {@link EpochDomain.Reader} section: they never fault, may return wrong data or {@link #RETRY}, and the caller
  * must validate (for example with a {@code StampedLock} stamp) before trusting the result.
  */
@@ -48,7 +49,7 @@ public final class Segment implements AutoCloseable {
     private final int keyWidth;
     private final int valueWidth;
     /**
-     * Inline slots with a value of 1..8 bytes: 16-byte slots that {@link #getLong} reads in its own probe.
+     * Inline slots with a value of 1..8 bytes: 16-byte slots that {@link #optimisticGetLong} reads in its own probe.
      * Derivable from {@code inline} and {@code valueWidth}, but kept as one field so that {@code getLong}'s
      * dispatch is one load and one branch.
      */
@@ -104,7 +105,7 @@ public final class Segment implements AutoCloseable {
      * @return the value length, {@link #NOT_FOUND}, or (only when racing a writer) {@link #RETRY}
      * @throws IllegalStateException if the segment is closed
      */
-    public int get(long hash, DirectBuffer key, int keyOffset, int keyLength, MutableDirectBuffer valueOut,
+    public int optimisticGet(long hash, DirectBuffer key, int keyOffset, int keyLength, MutableDirectBuffer valueOut,
                    int outOffset) {
         checkRegion(key, keyOffset, keyLength, "key");
         checkOutput(valueOut, outOffset);
@@ -133,14 +134,14 @@ public final class Segment implements AutoCloseable {
      * @throws IllegalStateException if the segment is closed
      * @throws UnsupportedOperationException if the segment is not inline with a value of at most 8 bytes
      */
-    public long getLong(long hash, long missingValue) {
+    public long optimisticGetLong(long hash, long missingValue) {
         if (!longSlots) {
             return getLongWithoutValueSlots(hash, missingValue);
         }
         return probeLong(currentTable(), hash, missingValue);
     }
 
-    /** {@link #getLong} when slots are not 16-byte inline ones: value width 0, or not inline (throws). */
+    /** {@link #optimisticGetLong} when slots are not 16-byte inline ones: value width 0, or not inline (throws). */
     private long getLongWithoutValueSlots(long hash, long missingValue) {
         if (!inline || valueWidth > 8) {
             throw notPrimitive();
@@ -151,7 +152,7 @@ public final class Segment implements AutoCloseable {
     }
 
     /**
-     * The probe of {@link #getLong}. Why its own loop rather than {@link #probe}, each point measured faster on
+     * The probe of {@link #optimisticGetLong}. Why its own loop rather than {@link #probe}, each point measured faster on
      * a {@code long -> long} get, in cache and out of it:
      * <ul>
      *   <li>the value is loaded right after the matching hash compare, from the same address, instead of
@@ -165,7 +166,7 @@ public final class Segment implements AutoCloseable {
      * A miss in the fast path (a key outside its home group, a false tag match, an absent key) runs the general
      * loop from the home group again: it re-reads one control word the fast path already has in cache.
      * Reads only control words and slots of {@code t}, at indices derived from {@code t}'s own size. Slots are 16
-     * bytes here: {@link #getLong} only calls it for inline values of 1..8 bytes ({@link SegmentSpec#slotSize}).
+     * bytes here: {@link #optimisticGetLong} only calls it for inline values of 1..8 bytes ({@link SegmentSpec#slotSize}).
      */
     private long probeLong(Table t, long hash, long missingValue) {
         final int groups = t.groups;
@@ -206,7 +207,7 @@ public final class Segment implements AutoCloseable {
      * @return a slot index, {@link #NOT_FOUND}, or (only when racing a writer) {@link #RETRY}
      * @throws IllegalStateException if the segment is closed
      */
-    public int lookup(long hash, DirectBuffer key, int keyOffset, int keyLength) {
+    public int optimisticLookup(long hash, DirectBuffer key, int keyOffset, int keyLength) {
         if (!inline) {
             checkRegion(key, keyOffset, keyLength, "key");
         }
@@ -214,7 +215,7 @@ public final class Segment implements AutoCloseable {
     }
 
     /**
-     * The probe of every lookup but {@link #getLong}'s: finds the slot of a key and, for an indirect entry when
+     * The probe of every lookup but {@link #optimisticGetLong}'s: finds the slot of a key and, for an indirect entry when
      * {@code out} is not null, copies its value in the same checked step ({@link EntryArena#readIfKey}), so that
      * the slot's reference and the entry's header are each loaded once (see the class notes on racy reads).
      *
@@ -730,7 +731,7 @@ public final class Segment implements AutoCloseable {
     }
 
     // =========================================================================================================
-    // Bulk copy as raw records (rebalance, persistence, snapshots)
+    // Bulk copy as raw records (iteration; moving and saving entries without decoding them)
     // =========================================================================================================
 
     /**

@@ -43,7 +43,7 @@ class SegmentLayoutTest {
 
     private int get(Segment s, int k, boolean lastGroup) {
         key.putInt(0, k, ByteOrder.LITTLE_ENDIAN);
-        int n = s.get(hash(k, lastGroup), key, 0, 4, out, 0);
+        int n = s.optimisticGet(hash(k, lastGroup), key, 0, 4, out, 0);
         return n < 0 ? n : out.getInt(0, ByteOrder.LITTLE_ENDIAN);
     }
 
@@ -178,10 +178,10 @@ class SegmentLayoutTest {
             }
             assertEquals(16, s.capacity());
             for (int k = 0; k < limit; k++) {
-                assertEquals(1000L + k, s.getLong(sameTagLastGroup(k), -1L), "key " + k);
+                assertEquals(1000L + k, s.optimisticGetLong(sameTagLastGroup(k), -1L), "key " + k);
             }
-            assertEquals(-1L, s.getLong(sameTagLastGroup(limit), -1L));    // same group and tag, absent
-            assertEquals(-1L, s.getLong(sameTagLastGroup(0) ^ 1, -1L));    // other tag, absent
+            assertEquals(-1L, s.optimisticGetLong(sameTagLastGroup(limit), -1L));    // same group and tag, absent
+            assertEquals(-1L, s.optimisticGetLong(sameTagLastGroup(0) ^ 1, -1L));    // other tag, absent
             s.verifyInvariants();
         }
     }
@@ -201,8 +201,8 @@ class SegmentLayoutTest {
                 assertTrue(s.put(hasher.hashFixed(k), key, 0, 8, none, 0, 0));
             }
             for (long k = 0; k < 5000; k++) {
-                assertEquals(0L, s.getLong(hasher.hashFixed(k), -1L), "key " + k);
-                assertEquals(-1L, s.getLong(hasher.hashFixed(k + 5000), -1L));
+                assertEquals(0L, s.optimisticGetLong(hasher.hashFixed(k), -1L), "key " + k);
+                assertEquals(-1L, s.optimisticGetLong(hasher.hashFixed(k + 5000), -1L));
             }
             int last = -1;
             for (int slot = s.nextFull(0); slot >= 0; slot = s.nextFull(slot + 1)) {

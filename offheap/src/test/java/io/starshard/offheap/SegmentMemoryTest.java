@@ -82,7 +82,7 @@ class SegmentMemoryTest {
         try {
             s.release();
             assertTrue(memory.usedBytes() > 0, "a reader inside may still touch the memory");
-            assertThrows(IllegalStateException.class, () -> s.get(1, key, 0, 4, value, 0));
+            assertThrows(IllegalStateException.class, () -> s.optimisticGet(1, key, 0, 4, value, 0));
         } finally {
             reader.exit();
         }
@@ -140,7 +140,7 @@ class SegmentMemoryTest {
             assertEquals(before, snapshot(s, memory));
             s.verifyInvariants();
             ExpandableArrayBuffer out = new ExpandableArrayBuffer(64);
-            assertEquals(40, s.get(hash, key, 0, 4, out, 0));
+            assertEquals(40, s.optimisticGet(hash, key, 0, 4, out, 0));
             byte[] actual = new byte[40];
             out.getBytes(0, actual);
             assertArrayEquals(new byte[40], actual, "old value of key 0 (bytes 0)");
@@ -213,7 +213,7 @@ class SegmentMemoryTest {
                 value.putLong(0, 42, ByteOrder.LITTLE_ENDIAN);
                 assertFalse(s.put(hash, key, 0, 8, value, 0, 8));
                 ExpandableArrayBuffer out = new ExpandableArrayBuffer(16);
-                assertEquals(8, s.get(hash, key, 0, 8, out, 0));
+                assertEquals(8, s.optimisticGet(hash, key, 0, 8, out, 0));
                 assertEquals(42, out.getLong(0, ByteOrder.LITTLE_ENDIAN));
             }
             assertEquals(0, memory.usedBytes());
@@ -258,8 +258,8 @@ class SegmentMemoryTest {
             assertTrue(s.isClosed());
             assertEquals(0, memory.usedBytes());
             List<Executable> uses = new ArrayList<>(List.of(
-                () -> s.get(hash, key, 0, 8, out, 0),
-                () -> s.lookup(hash, key, 0, 8),
+                () -> s.optimisticGet(hash, key, 0, 8, out, 0),
+                () -> s.optimisticLookup(hash, key, 0, 8),
                 () -> s.find(hash, key, 0, 8),
                 () -> s.hashAt(slot),
                 () -> s.keyLength(slot),
@@ -280,7 +280,7 @@ class SegmentMemoryTest {
                 () -> s.importRecords(out, 0, 0),
                 () -> s.verifyInvariants()));
             if (spec.isInline()) {
-                uses.add(() -> s.getLong(hash, 0));
+                uses.add(() -> s.optimisticGetLong(hash, 0));
                 uses.add(() -> s.putLong(hash, 1));
                 uses.add(() -> s.insertLong(hash + 1, 1));
                 uses.add(() -> s.readKeyBits(slot));

@@ -327,7 +327,7 @@ class SegmentModelTest {
             boolean expandable = random.nextBoolean();
             MutableDirectBuffer out = expandable ? expandableOut : fixedOut;
             int outOffset = expandable ? random.nextInt(64) : random.nextInt(17);
-            int n = segment.get(hash, keyBuffer, keyOffset, key.bytes.length, out, outOffset);
+            int n = segment.optimisticGet(hash, keyBuffer, keyOffset, key.bytes.length, out, outOffset);
             if (expected == null) {
                 assertEquals(Segment.NOT_FOUND, n, "get of absent " + key);
                 return;
@@ -341,7 +341,7 @@ class SegmentModelTest {
         private void checkLookup(ByteKey key, long hash) {
             int keyOffset = stageKey(key);
             boolean present = model.containsKey(key);
-            int slot = segment.lookup(hash, keyBuffer, keyOffset, key.bytes.length);
+            int slot = segment.optimisticLookup(hash, keyBuffer, keyOffset, key.bytes.length);
             assertEquals(present, slot >= 0, "lookup of " + key);
             int found = segment.find(hash, keyBuffer, keyOffset, key.bytes.length);
             assertEquals(slot, found, "find and lookup agree");
@@ -430,16 +430,16 @@ class SegmentModelTest {
         /** Inline format: the long-based API (getLong for every width up to 8, the 8-byte-value writes). */
         private void primitiveOperations(ByteKey key, long hash) {
             if (!inline) {
-                assertThrows(UnsupportedOperationException.class, () -> segment.getLong(hash, 0));
+                assertThrows(UnsupportedOperationException.class, () -> segment.optimisticGetLong(hash, 0));
                 return;
             }
             byte[] expected = model.get(key);
             if (valueWidth > 8) {
-                assertThrows(UnsupportedOperationException.class, () -> segment.getLong(hash, 0));
+                assertThrows(UnsupportedOperationException.class, () -> segment.optimisticGetLong(hash, 0));
                 return;
             }
             long missing = random.nextLong();
-            long got = segment.getLong(hash, missing);
+            long got = segment.optimisticGetLong(hash, missing);
             if (expected == null) {
                 assertEquals(missing, got, "getLong of absent " + key);
             } else {
@@ -632,7 +632,7 @@ class SegmentModelTest {
             for (Map.Entry<ByteKey, byte[]> e : model.entrySet()) {
                 ByteKey key = e.getKey();
                 int offset = stageKey(key);
-                int n = s.get(hash(key), keyBuffer, offset, key.bytes.length, out, 0);
+                int n = s.optimisticGet(hash(key), keyBuffer, offset, key.bytes.length, out, 0);
                 assertEquals(e.getValue().length, n, "get of " + key);
                 byte[] value = new byte[n];
                 out.getBytes(0, value);

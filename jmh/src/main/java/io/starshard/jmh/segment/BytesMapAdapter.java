@@ -111,7 +111,7 @@ abstract class BytesMapAdapter implements AutoCloseable {
         Object get(int i) {
             final UnsafeBuffer keys = w.lookup;
             final int at = i * KEY_BYTES;
-            final int length = segment.get(hasher.hash(keys, at, KEY_BYTES), keys, at, KEY_BYTES, out, 0);
+            final int length = segment.optimisticGet(hasher.hash(keys, at, KEY_BYTES), keys, at, KEY_BYTES, out, 0);
             return length >= 0 ? out : null;
         }
 
@@ -119,7 +119,7 @@ abstract class BytesMapAdapter implements AutoCloseable {
         Object getMiss(int i) {
             final UnsafeBuffer keys = w.misses;
             final int at = i * KEY_BYTES;
-            final int length = segment.get(hasher.hash(keys, at, KEY_BYTES), keys, at, KEY_BYTES, out, 0);
+            final int length = segment.optimisticGet(hasher.hash(keys, at, KEY_BYTES), keys, at, KEY_BYTES, out, 0);
             return length >= 0 ? out : null;
         }
 

@@ -106,12 +106,12 @@ abstract class LongMapAdapter implements AutoCloseable {
 
         @Override
         long get(int i) {
-            return segment.getLong(hasher.hashFixed(w.lookup[i]), LongWorkload.MISSING);
+            return segment.optimisticGetLong(hasher.hashFixed(w.lookup[i]), LongWorkload.MISSING);
         }
 
         @Override
         long getMiss(int i) {
-            return segment.getLong(hasher.hashFixed(w.misses[i]), LongWorkload.MISSING);
+            return segment.optimisticGetLong(hasher.hashFixed(w.misses[i]), LongWorkload.MISSING);
         }
 
         @Override
