@@ -33,8 +33,7 @@ import org.agrona.MutableDirectBuffer;
  * Mutating methods and the slot accessors ({@link #find}, {@link #readValue}, ...) require exclusive
  * access: the owner's write lock (or read lock, for the read-only ones). The <em>racy readers</em>
  * {@link #optimisticGet}, {@link #optimisticGetLong} and {@link #optimisticLookup} may run concurrently with a
- * writer, inside an
- * {@link EpochDomain.Reader} section: they never fault, may return wrong data or {@link #RETRY}, and the caller
+ * writer, inside an {@link EpochDomain.Reader} section: they never fault, may return wrong data or {@link #RETRY}, and the caller
  * must validate (for example with a {@code StampedLock} stamp) before trusting the result.
  */
 public final class Segment implements AutoCloseable {
