@@ -42,7 +42,7 @@ public record MapConfig(Format format, int shards, boolean presized, boolean bud
         /** Indirect with a fixed 4-byte key. */
         INTEGER_STRING("Integer->String", Integer.class, String.class),
         /** Indirect with a Kryo-coded record value ({@link Item#CODEC}). */
-        LONG_ITEM("Long->Item(Kryo)", Long.class, Item.class);
+        LONG_ITEM("Long->Item[Kryo]", Long.class, Item.class);
 
         final String label;
         final Class<?> keyType;
