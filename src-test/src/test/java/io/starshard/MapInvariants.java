@@ -33,7 +33,7 @@ public final class MapInvariants {
     public static void checkLive(ShardedHashMap<?, ?> map) {
         map.checkInvariants();
         final long count = map.mappingCount();
-        assertEquals((int) Math.min(count, Integer.MAX_VALUE), map.size(), () -> "size() vs mappingCount() of " + map);
+        assertEquals((int) Math.min(count, Integer.MAX_VALUE), map.size(), "size() vs mappingCount()");
         assertEquals(count == 0, map.isEmpty(), "isEmpty() vs mappingCount()");
         final Set<Object> keys = new HashSet<>();
         long iterated = 0;

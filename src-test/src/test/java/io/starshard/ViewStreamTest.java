@@ -218,7 +218,8 @@ class ViewStreamTest {
 
     private static void streamRound(ShardedHashMap<Long, Long> map, int round) {
         final String[] names = {"keySet().stream().count()", "keySet().stream().toArray()",
-            "entrySet().stream().collect(toList())", "entrySet().stream().collect(toMap)", "values().stream().toArray()",
+            "entrySet().stream().collect(toList())", "entrySet().stream().collect(toMap)",
+            "values().stream().toArray()",
             "keySet().parallelStream().toArray()"};
         final int op = round % names.length;
         try {

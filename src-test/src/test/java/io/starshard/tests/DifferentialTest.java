@@ -200,11 +200,11 @@ class DifferentialTest {
         return new AbstractCollection<>() {
             @Override
             public boolean contains(Object o) {
-                return elements.stream().anyMatch(e -> java.util.Objects.deepEquals(e, o));
+                return elements.stream().anyMatch(e -> Objects.deepEquals(e, o));
             }
 
             @Override
-            public java.util.Iterator<T> iterator() {
+            public Iterator<T> iterator() {
                 return elements.iterator();
             }
 

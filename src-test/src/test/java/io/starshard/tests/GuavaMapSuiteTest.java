@@ -177,7 +177,7 @@ class GuavaMapSuiteTest {
             return (V[]) Array.newInstance(config.format().valueType, length);
         }
 
-        /** Guava's tear-down of every test: validate and close every map the test made (all closed even if one fails). */
+        /** Guava's tear-down of every test: validates and closes every map the test made, all even if one fails. */
         void validateAndCloseAll() {
             final List<ShardedHashMap<K, V>> maps = new ArrayList<>(created);
             created.clear();

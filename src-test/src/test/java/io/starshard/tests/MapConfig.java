@@ -151,7 +151,7 @@ public record MapConfig(Format format, int shards, boolean presized, boolean bud
     /** Short enough for a test name: {@code Long->Long, 8 shards, presized, budget}. */
     @Override
     public String toString() {
-        return format.label + ", " + shards + (shards == 1 ? " shard" : " shards") + (presized ? ", presized" : ", grown")
-            + (budgeted ? ", budget" : "");
+        return format.label + ", " + shards + (shards == 1 ? " shard" : " shards")
+            + (presized ? ", presized" : ", grown") + (budgeted ? ", budget" : "");
     }
 }
