@@ -207,6 +207,46 @@ class BadInputTest {
         }
     }
 
+    /** A {@code long} key and a {@code long} value need 16 bytes: a map limited to 15 cannot hold any entry. */
+    private static ShardedHashMap<Long, Long> longsOf15Bytes() {
+        return ShardedHashMap.builder(Long.class, Long.class).shards(4).maxEntryBytes(15).build();
+    }
+
+    /** Nothing stored, nothing visible: what a refused write must leave behind. */
+    private static void assertEmpty(ShardedHashMap<Long, Long> map, String after) {
+        assertEquals(0, map.size(), after);
+        assertNull(map.get(1L), after);
+        assertEquals(-1L, map.getLong(1L, -1L), after);
+        assertFalse(map.containsLong(1L), after);
+        assertFalse(map.iter().hasNext(), after);
+        assertEquals(0, map.memoryStats().entries(), after);
+    }
+
+    @Test
+    void putLongRefusesAnEntryAboveMaxEntryBytesLikePut() {
+        try (ShardedHashMap<Long, Long> map = longsOf15Bytes()) {
+            final EntryTooLargeException boxed = assertThrows(EntryTooLargeException.class, () -> map.put(1L, 2L));
+            assertEmpty(map, "after put(1L, 2L) was refused");
+            final EntryTooLargeException primitive = assertThrows(EntryTooLargeException.class,
+                () -> map.putLong(1L, 2L, -1L), "putLong must refuse what put refuses");
+            assertEquals(boxed.entryBytes(), primitive.entryBytes(), "entry size named by putLong");
+            assertEquals(15, primitive.maxEntryBytes());
+            assertEmpty(map, "after putLong(1L, 2L) was refused");
+        }
+    }
+
+    @Test
+    void addAndGetLongRefusesAnEntryAboveMaxEntryBytesLikePut() {
+        try (ShardedHashMap<Long, Long> map = longsOf15Bytes()) {
+            final EntryTooLargeException boxed = assertThrows(EntryTooLargeException.class, () -> map.put(1L, 2L));
+            final EntryTooLargeException primitive = assertThrows(EntryTooLargeException.class,
+                () -> map.addAndGetLong(1L, 2L), "addAndGetLong must refuse what put refuses");
+            assertEquals(boxed.entryBytes(), primitive.entryBytes(), "entry size named by addAndGetLong");
+            assertEquals(15, primitive.maxEntryBytes());
+            assertEmpty(map, "after addAndGetLong(1L, 2L) was refused");
+        }
+    }
+
     @Test
     void lookupsOfAnOverlongKeyAnswerAbsent() {
         try (ShardedHashMap<String, String> map = smallEntries()) {

@@ -3,13 +3,15 @@ package io.starshard.tests;
 import io.starshard.MemoryStats;
 import io.starshard.ShardStats;
 import io.starshard.ShardedHashMap;
-import io.starshard.ShardedHashMapBuilder;
-import io.starshard.codec.KryoCodec;
-import org.junit.jupiter.api.AfterEach;
+import io.starshard.tests.MapConfig.Format;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.function.Executable;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.MethodSource;
 
 import java.time.Duration;
 import java.util.AbstractMap.SimpleEntry;
@@ -28,6 +30,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BiFunction;
+import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -42,28 +45,32 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * The {@link java.util.Map} / {@link java.util.concurrent.ConcurrentMap} contract, method by method as the Javadoc
- * states it, plus the seed API, for four key/value type pairs: {@code Long -> Long} (inline slots),
- * {@code String -> byte[]} (array values), {@code Integer -> String}, and {@code Long -> Item} (a record coded by
- * Kryo with an extra registration).
+ * states it, plus the seed API, for five key/value type pairs: {@code Long -> Long} (inline slots),
+ * {@code String -> String}, {@code String -> byte[]} (array values), {@code Integer -> String}, and
+ * {@code Long -> Item} (a record coded by Kryo with an extra registration).
+ *
+ * <p>Each pair runs over the full {@link MapConfig#matrix} of its format (1, 8 and 64 shards; presized or grown;
+ * with or without a budget), and {@link ValidateMaps} checks every map's invariants after every test.
  *
  * <p>Array values: the map compares a caller's value with a stored one by content (a stored value is always a
  * fresh copy, identity could never match), while {@code equals} keeps the {@code Map} contract (identity for
  * arrays, so a non-empty {@code String -> byte[]} map equals only itself, symmetrically with {@code HashMap}).
  * The {@code arrayValues()} branches below pin exactly that.
  */
+@ExtendWith(ValidateMaps.class)
 class MapContractTest {
 
-    /** A Kryo-coded value: a record with a nested enum that must be registered through the builder. */
-    record Item(long id, String name, Tag tag) {
-    }
-
-    enum Tag { RED, GREEN, BLUE }
-
     @Nested
+    @ParameterizedClass(name = "{0}")
+    @MethodSource("configs")
     class LongToLong extends Contract<Long, Long> {
+        static Stream<MapConfig> configs() {
+            return MapConfig.matrix(Format.LONG_LONG);
+        }
+
         @Override
-        ShardedHashMapBuilder<Long, Long> builder() {
-            return ShardedHashMap.builder(Long.class, Long.class);
+        Format format() {
+            return Format.LONG_LONG;
         }
 
         @Override
@@ -148,10 +155,64 @@ class MapContractTest {
     }
 
     @Nested
-    class StringToBytes extends Contract<String, byte[]> {
+    @ParameterizedClass(name = "{0}")
+    @MethodSource("configs")
+    class StringToString extends Contract<String, String> {
+        static Stream<MapConfig> configs() {
+            return MapConfig.matrix(Format.STRING_STRING);
+        }
+
         @Override
-        ShardedHashMapBuilder<String, byte[]> builder() {
-            return ShardedHashMap.builder(String.class, byte[].class);
+        Format format() {
+            return Format.STRING_STRING;
+        }
+
+        @Override
+        String key(int i) {
+            return i % 5 == 0 ? "\u00fc-" + i + "-\ud83d\ude00" : "k" + i;   // multi-byte UTF-8, a surrogate pair
+        }
+
+        @Override
+        String value(int i) {
+            // One empty value; short and long ones (several arena size classes, some above 64 bytes); distinct.
+            return i == 0 ? "" : i % 3 == 0 ? "long-" + i + "-" + "v".repeat(40 + i % 300) : "v" + i;
+        }
+
+        @Override
+        Object foreignKey() {
+            return 1L;
+        }
+
+        @Override
+        Object foreignValue() {
+            return 'c';
+        }
+
+        @Test
+        void updatesMoveBetweenShortAndLongValues() {
+            fill(50);
+            for (int round = 0; round < 3; round++) {
+                for (int i = 0; i < 50; i++) {
+                    final String v = (i + round) % 2 == 0 ? "s" + i : "L".repeat(100 + 37 * round) + i;
+                    map.put(key(i), v);
+                    assertEquals(v, map.get(key(i)));
+                }
+            }
+            assertEquals(50, map.size());
+        }
+    }
+
+    @Nested
+    @ParameterizedClass(name = "{0}")
+    @MethodSource("configs")
+    class StringToBytes extends Contract<String, byte[]> {
+        static Stream<MapConfig> configs() {
+            return MapConfig.matrix(Format.STRING_BYTES);
+        }
+
+        @Override
+        Format format() {
+            return Format.STRING_BYTES;
         }
 
         @Override
@@ -200,10 +261,16 @@ class MapContractTest {
     }
 
     @Nested
+    @ParameterizedClass(name = "{0}")
+    @MethodSource("configs")
     class IntegerToString extends Contract<Integer, String> {
+        static Stream<MapConfig> configs() {
+            return MapConfig.matrix(Format.INTEGER_STRING);
+        }
+
         @Override
-        ShardedHashMapBuilder<Integer, String> builder() {
-            return ShardedHashMap.builder(Integer.class, String.class);
+        Format format() {
+            return Format.INTEGER_STRING;
         }
 
         @Override
@@ -237,12 +304,16 @@ class MapContractTest {
     }
 
     @Nested
+    @ParameterizedClass(name = "{0}")
+    @MethodSource("configs")
     class LongToKryoRecord extends Contract<Long, Item> {
-        private final KryoCodec<Item> codec = KryoCodec.builder(Item.class).register(Tag.class).build();
+        static Stream<MapConfig> configs() {
+            return MapConfig.matrix(Format.LONG_ITEM);
+        }
 
         @Override
-        ShardedHashMapBuilder<Long, Item> builder() {
-            return ShardedHashMap.builder(Long.class, Item.class).valueCodec(codec);
+        Format format() {
+            return Format.LONG_ITEM;
         }
 
         @Override
@@ -252,7 +323,7 @@ class MapContractTest {
 
         @Override
         Item value(int i) {
-            return new Item(i, "item " + i, Tag.values()[i % 3]);
+            return new Item(i, "item " + i, Item.Tag.values()[i % 3]);
         }
 
         @Override
@@ -272,18 +343,23 @@ class MapContractTest {
             final Item got = map.get(3L);
             assertEquals(item, got);
             assertFalse(item == got, "a get returns a decoded copy");
-            assertSame(Tag.RED, got.tag());
+            assertSame(Item.Tag.RED, got.tag());
         }
     }
 
     /**
-     * The contract, written once. Subclasses give the types and distinct keys/values: {@code key(i)} are distinct
-     * for distinct {@code i}, {@code value(i)} likewise.
+     * The contract, written once. Subclasses give the format and distinct keys/values: {@code key(i)} are distinct
+     * for distinct {@code i}, {@code value(i)} likewise. {@link ValidateMaps} checks and closes the maps after each
+     * test (so there is no {@code @AfterEach} closing them here).
      */
     abstract static class Contract<K, V> {
+        /** Injected by {@code @ParameterizedClass} from the subclass's {@code configs()}. */
+        @Parameter
+        MapConfig config;
         ShardedHashMap<K, V> map;
 
-        abstract ShardedHashMapBuilder<K, V> builder();
+        /** The format the subclass's keys and values are of. */
+        abstract Format format();
 
         abstract K key(int i);
 
@@ -301,12 +377,8 @@ class MapContractTest {
 
         @BeforeEach
         void openMap() {
-            map = builder().shards(8).hashSeed(0x5EED).build();
-        }
-
-        @AfterEach
-        void closeMap() {
-            map.close();
+            assertEquals(format(), config.format(), "the matrix gave this contract another format");
+            map = config.newMap();
         }
 
         // ---------------------------------------------------------------------------------------------- helpers
@@ -783,7 +855,7 @@ class MapContractTest {
         @Test
         void twoShardedMapsWithTheSameEntriesAreEqual() {
             fill(30);
-            try (ShardedHashMap<K, V> other = builder().shards(1).build()) {
+            try (ShardedHashMap<K, V> other = config.withShards(1).newMap(0xD1FFL)) {
                 for (int i = 29; i >= 0; i--) {
                     other.put(key(i), value(i));
                 }
@@ -967,7 +1039,8 @@ class MapContractTest {
 
         @Test
         void shardsAreCreatedLazilyByWritesOnly() {
-            assertEquals(8, map.shardCount());
+            final int shards = config.shards();
+            assertEquals(shards, map.shardCount());
             assertEquals(0, map.initializedShards(), "no shard after construction");
             for (int i = 0; i < 100; i++) {
                 assertNull(map.get(key(i)));
@@ -986,35 +1059,37 @@ class MapContractTest {
             assertEquals(0, map.size());
             assertEquals(0, map.retain((k, v) -> false));
             map.clear();
-            assertEquals(new ShardStats(8, 0, 8, 0.0, 0), map.shardStats());
+            assertEquals(new ShardStats(shards, 0, shards, 0.0, 0), map.shardStats());
             assertEquals(0, map.memoryStats().usedBytes(), "no off-heap memory before the first write");
             assertEquals(0, map.initializedShards(), "reads, iteration, removals of absent keys allocate nothing");
             map.put(key(1), value(1));
             assertEquals(1, map.initializedShards(), "the first write allocates its shard");
-            for (int i = 0; i < 200; i++) {
+            for (int i = 0; i < 50 * shards; i++) {   // 50 keys per shard: every shard gets one
                 map.put(key(i), value(i));
             }
-            assertEquals(8, map.initializedShards());
+            assertEquals(shards, map.initializedShards());
         }
 
         @Test
         void shardStatsPerShardLoadAndMemoryStats() {
+            final int shards = config.shards();
             fill(400);
             final long[] loads = map.perShardLoad();
-            assertEquals(8, loads.length);
+            assertEquals(shards, loads.length);
             assertEquals(400, Arrays.stream(loads).sum());
             final ShardStats stats = map.shardStats();
-            assertEquals(8, stats.totalShards());
-            assertEquals(8, stats.initializedShards());
+            assertEquals(shards, stats.totalShards());
+            assertEquals(Arrays.stream(loads).filter(l -> l != 0).count(), stats.initializedShards(),
+                "after writes only, the initialized shards are the non-empty ones");
             assertEquals(Arrays.stream(loads).filter(l -> l == 0).count(), stats.emptyShards());
-            assertEquals(400 / 8.0, stats.averageLoad(), 1e-9);
+            assertEquals(400.0 / shards, stats.averageLoad(), 1e-9);
             assertEquals(Arrays.stream(loads).max().orElseThrow(), stats.maxLoad());
             final MemoryStats memory = map.memoryStats();
             assertEquals(400, memory.entries());
             assertTrue(memory.usedBytes() > 0);
             assertTrue(memory.peakBytes() >= memory.usedBytes());
             assertTrue(memory.tableBytes() > 0);
-            assertEquals(Long.MAX_VALUE, memory.budgetBytes());
+            assertEquals(config.budgetBytes(), memory.budgetBytes());
             map.clear();
             assertEquals(0, map.memoryStats().entries());
             assertEquals(0, Arrays.stream(map.perShardLoad()).sum());
@@ -1022,7 +1097,19 @@ class MapContractTest {
 
         @Test
         void primitiveMethodsNeedLongToLong() {
-            if (this instanceof MapContractTest.LongToLong) {
+            if (format() == Format.LONG_LONG) {
+                // They apply: on an empty map each answers "absent" or writes.
+                final ShardedHashMap<Long, Long> longs = castLongs();
+                assertEquals(-1L, longs.getLong(1, -1));
+                assertFalse(longs.containsLong(1));
+                assertEquals(-1L, longs.removeLong(1, -1));
+                final long[] values = {7};
+                longs.getLongs(new long[] {1}, values, 0, 1, -1);
+                assertEquals(-1L, values[0]);
+                assertEquals(-1L, longs.putLong(1, 5, -1));
+                assertEquals(6L, longs.addAndGetLong(1, 1));
+                assertEquals(6L, longs.removeLong(1, -1));
+                assertTrue(map.isEmpty());
                 return;
             }
             assertThrows(UnsupportedOperationException.class, () -> map.getLong(1, -1));
@@ -1034,6 +1121,11 @@ class MapContractTest {
                 () -> map.getLongs(new long[1], new long[1], 0, 1, -1));
         }
 
+        @SuppressWarnings("unchecked")
+        private ShardedHashMap<Long, Long> castLongs() {
+            return (ShardedHashMap<Long, Long>) map;
+        }
+
         @Test
         void getWithReuse() {
             map.put(key(1), value(1));
@@ -1042,25 +1134,30 @@ class MapContractTest {
             assertNull(map.get(key(2), value(5)));
         }
 
+        /** This configuration's map and the same with one shard (or 64 if this one has one) agree. */
         @Test
         void singleShardAndManyShardsBehaveAlike() {
-            for (int shards : new int[] {1, 64}) {
-                try (ShardedHashMap<K, V> m = builder().shards(shards).build()) {
-                    final Map<K, V> expected = new HashMap<>();
-                    for (int i = 0; i < 500; i++) {
+            final int otherShards = config.shards() == 1 ? 64 : 1;
+            try (ShardedHashMap<K, V> other = config.withShards(otherShards).newMap()) {
+                final Map<K, V> expected = new HashMap<>();
+                for (int i = 0; i < 500; i++) {
+                    for (ShardedHashMap<K, V> m : List.of(map, other)) {
                         m.put(key(i), value(i));
-                        expected.put(key(i), value(i));
                         if (i % 4 == 0) {
                             m.remove(key(i / 2));
-                            expected.remove(key(i / 2));
                         }
                     }
-                    assertEquals(expected.size(), m.size());
-                    for (int i = 0; i < 500; i++) {
-                        assertValue(expected.get(key(i)), m.get(key(i)));
+                    expected.put(key(i), value(i));
+                    if (i % 4 == 0) {
+                        expected.remove(key(i / 2));
                     }
-                    assertEquals(shards, m.shardCount());
                 }
+                assertContents(expected);
+                assertEquals(expected.size(), other.size());
+                for (int i = 0; i < 500; i++) {
+                    assertValue(expected.get(key(i)), other.get(key(i)));
+                }
+                assertEquals(otherShards, other.shardCount());
             }
         }
     }
