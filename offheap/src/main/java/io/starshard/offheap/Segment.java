@@ -1,7 +1,6 @@
 package io.starshard.offheap;
 
 import org.agrona.DirectBuffer;
-import org.agrona.ExpandableArrayBuffer;
 import org.agrona.MutableDirectBuffer;
 
 /**
@@ -33,8 +32,9 @@ import org.agrona.MutableDirectBuffer;
  * Mutating methods and the slot accessors ({@link #find}, {@link #readValue}, ...) require exclusive
  * access: the owner's write lock (or read lock, for the read-only ones). The <em>racy readers</em>
  * {@link #optimisticGet}, {@link #optimisticGetLong} and {@link #optimisticLookup} may run concurrently with a
- * writer, inside an {@link EpochDomain.Reader} section: they never fault, may return wrong data or {@link #RETRY}, and the caller
- * must validate (for example with a {@code StampedLock} stamp) before trusting the result.
+ * writer, inside an {@link EpochDomain.Reader} section: they never fault, may return wrong data or
+ * {@link #RETRY}, and the caller must validate (for example with a {@code StampedLock} stamp) before trusting the
+ * result.
  */
 public final class Segment implements AutoCloseable {
     /** A lookup found no entry. */
@@ -151,8 +151,8 @@ public final class Segment implements AutoCloseable {
     }
 
     /**
-     * The probe of {@link #optimisticGetLong}. Why its own loop rather than {@link #probe}, each point measured faster on
-     * a {@code long -> long} get, in cache and out of it:
+     * The probe of {@link #optimisticGetLong}. Why its own loop rather than {@link #probe}, each point measured
+     * faster on a {@code long -> long} get, in cache and out of it:
      * <ul>
      *   <li>the value is loaded right after the matching hash compare, from the same address, instead of
      *       returning a slot index to load it from: out of cache the value load then overlaps the hash's miss
@@ -165,7 +165,8 @@ public final class Segment implements AutoCloseable {
      * A miss in the fast path (a key outside its home group, a false tag match, an absent key) runs the general
      * loop from the home group again: it re-reads one control word the fast path already has in cache.
      * Reads only control words and slots of {@code t}, at indices derived from {@code t}'s own size. Slots are 16
-     * bytes here: {@link #optimisticGetLong} only calls it for inline values of 1..8 bytes ({@link SegmentSpec#slotSize}).
+     * bytes here: {@link #optimisticGetLong} only calls it for inline values of 1..8 bytes
+     * ({@link SegmentSpec#slotSize}).
      */
     private long probeLong(Table t, long hash, long missingValue) {
         final int groups = t.groups;
@@ -214,8 +215,8 @@ public final class Segment implements AutoCloseable {
     }
 
     /**
-     * The probe of every lookup but {@link #optimisticGetLong}'s: finds the slot of a key and, for an indirect entry when
-     * {@code out} is not null, copies its value in the same checked step ({@link EntryArena#readIfKey}), so that
+     * The probe of every lookup but {@link #optimisticGetLong}'s: finds the slot of a key and, for an indirect
+     * entry when {@code out} is not null, copies its value in the same checked step ({@link EntryArena#readIfKey}), so that
      * the slot's reference and the entry's header are each loaded once (see the class notes on racy reads).
      *
      * <p>Reads only control words and slots of {@code t}, at indices derived from {@code t}'s own size, and
@@ -748,32 +749,7 @@ public final class Segment implements AutoCloseable {
      *         {@link #exportBytes}. {@code nextSlot == min(toSlot, capacity)} when the range is done.
      */
     public long exportRange(int fromSlot, int toSlot, MutableDirectBuffer out, int outOffset, int maxBytes) {
-        final Table t = currentTable();
-        final int end = Math.min(toSlot, t.capacity);
-        int written = 0;
-        int slot = fromSlot;
-        while (true) {
-            final int next = slot < end ? nextFull(slot) : -1;
-            if (next < 0 || next >= end) {
-                return ((long) end << 32) | written;
-            }
-            final long slotAddress = t.slotAddress(next);
-            final long entryAddress = inline ? 0 : entryAddress(slotAddress);
-            final int keyLength = inline ? keyWidth : EntryArena.keyLength(entryAddress);
-            final int valueLength = inline ? valueWidth : EntryArena.valueLength(entryAddress);
-            final int record = RecordDescriptor.recordLength(keyLength, valueLength);
-            if (record > maxBytes - written) {
-                return ((long) next << 32) | written;
-            }
-            final int at = outOffset + written;
-            ensureCapacity(out, at, record);
-            RecordDescriptor.writeHeader(out, at, MemoryAccess.getLong(slotAddress + SlotDescriptor.HASH_OFFSET),
-                keyLength, valueLength);
-            readKey(next, out, RecordDescriptor.keyOffset(at));
-            readValue(next, out, RecordDescriptor.valueOffset(at, keyLength));
-            written += record;
-            slot = next + 1;
-        }
+        return SegmentRecords.export(this, currentTable(), fromSlot, toSlot, out, outOffset, maxBytes);
     }
 
     /**
@@ -811,32 +787,7 @@ public final class Segment implements AutoCloseable {
     public int importRecords(DirectBuffer records, int offset, int length) {
         currentTable();   // closed: IllegalStateException even for an empty region
         checkRegion(records, offset, length, "records");
-        int count = 0;
-        for (int at = offset, end = offset + length; at < end; count++) {
-            at += checkedRecordLength(records, at, end);
-        }
-        for (int at = offset, end = offset + length; at < end; ) {
-            final int keyLength = RecordDescriptor.keyLength(records, at);
-            final int valueLength = RecordDescriptor.valueLength(records, at);
-            final int keyAt = RecordDescriptor.keyOffset(at);
-            put(RecordDescriptor.hash(records, at), records, keyAt, keyLength,
-                records, RecordDescriptor.valueOffset(at, keyLength), valueLength);
-            at += RecordDescriptor.recordLength(keyLength, valueLength);
-        }
-        return count;
-    }
-
-    /** {@link RecordDescriptor#checkedRecordLength}, plus what this segment requires of an entry. */
-    private int checkedRecordLength(DirectBuffer records, int at, int end) {
-        final int length = RecordDescriptor.checkedRecordLength(records, at, end);
-        final int keyLength = RecordDescriptor.keyLength(records, at);
-        checkEntrySize(keyLength, RecordDescriptor.valueLength(records, at));
-        if (inline && spec.hasher().hashFixed(records, RecordDescriptor.keyOffset(at), keyWidth)
-            != RecordDescriptor.hash(records, at)) {
-            throw new IllegalArgumentException("record at offset " + at + " has a hash that does not match its key"
-                + " under this segment's hasher (different seed?)");
-        }
-        return length;
+        return SegmentRecords.importAll(this, records, offset, length);
     }
 
     // =========================================================================================================
@@ -846,110 +797,18 @@ public final class Segment implements AutoCloseable {
     /**
      * Checks this segment's memory against the invariants its code relies on, and throws on the first violation.
      * For tests and debugging: it visits every slot and every arena block, and allocates. Requires exclusive
-     * access or the owner's read lock.
-     *
-     * <p>Checked: every control byte is FULL, EMPTY or DELETED; a FULL byte is the tag of its slot's stored hash;
-     * a FULL slot lies on the probe path of its hash (no group between its home group and its own has an EMPTY
-     * byte), and a lookup of its key finds exactly this slot (no key is stored twice); FULL bytes number
-     * {@link #size()}, DELETED bytes the tombstones, together at most the fill limit. Inline: the stored hash is
-     * {@code hashFixed} of a key of the spec's width (the unhash round-trips) and the value's padding is zero.
-     * Indirect: every reference names a well-formed live block, no block is referenced twice or also free, the
-     * free lists are well-formed, every arena byte is in exactly one live or free block, and the live-entry,
-     * free-list and reserved byte counts equal the sums over the blocks.
+     * access or the owner's read lock. What is checked: {@link SegmentVerifier}.
      *
      * @throws IllegalStateException naming the slot or block and what is wrong; or if the segment is closed
      */
     public void verifyInvariants() {
-        final Table t = currentTable();
-        final EntryArena.Census census = inline ? null : arena.census();
-        int full = 0;
-        int deleted = 0;
-        for (int slot = 0; slot < t.capacity; slot++) {
-            final byte control = t.control(slot);
-            if (control == ControlBytes.EMPTY) {
-                continue;
-            }
-            if (control == ControlBytes.DELETED) {
-                deleted++;
-            } else if (ControlBytes.isFull(control)) {
-                full++;
-                verifyFullSlot(t, slot, control, census);
-            } else {
-                throw corrupted("slot " + slot + " has control byte 0x" + Integer.toHexString(control & 0xFF)
-                    + ", which is neither FULL, EMPTY nor DELETED");
-            }
-        }
-        if (full != size) {
-            throw corrupted(full + " control bytes are FULL, but size() is " + size);
-        }
-        if (deleted != tombstones) {
-            throw corrupted(deleted + " control bytes are DELETED, but the tombstone count is " + tombstones);
-        }
-        if (full + deleted > t.maxFill) {
-            throw corrupted(full + " FULL and " + deleted + " DELETED slots exceed the fill limit of " + t.maxFill);
-        }
-        if (census != null) {
-            final String problem = census.finish();
-            if (problem != null) {
-                throw corrupted("arena: " + problem);
-            }
-        }
-        verifyLookupsFindTheirSlots(t);
+        SegmentVerifier.verify(this, currentTable(), arena, size, tombstones);
     }
 
-    /** The checks of one FULL slot that need nothing but the slot, its control byte and its probe path. */
-    private void verifyFullSlot(Table t, int slot, byte control, EntryArena.Census census) {
-        final long slotAddress = t.slotAddress(slot);
-        final long hash = MemoryAccess.getLong(slotAddress + SlotDescriptor.HASH_OFFSET);
-        final String where = "slot " + slot + " (hash " + Long.toHexString(hash) + ")";
-        if (ControlBytes.tag(hash) != control) {
-            throw corrupted(where + " has control byte 0x" + Integer.toHexString(control) + ", but the tag of its hash"
-                + " is 0x" + Integer.toHexString(ControlBytes.tag(hash)));
-        }
-        if (inline) {
-            final long keyBits = spec.hasher().unhashFixed(hash);
-            if ((keyWidth < Long.BYTES && keyBits >>> (keyWidth * Byte.SIZE) != 0)
-                || spec.hasher().hashFixed(keyBits) != hash) {
-                throw corrupted(where + " holds no hashFixed of a " + keyWidth + "-byte key (its unhash is "
-                    + Long.toHexString(keyBits) + ")");
-            }
-            for (int i = valueWidth; i < slotSize - SlotDescriptor.VALUE_OFFSET; i++) {
-                if (MemoryAccess.getByte(slotAddress + SlotDescriptor.VALUE_OFFSET + i) != 0) {
-                    throw corrupted(where + ": byte " + i + " of its value area, past the " + valueWidth
-                        + "-byte value, is not zero");
-                }
-            }
-        } else {
-            final String problem = census.addLive(MemoryAccess.getLong(slotAddress + SlotDescriptor.REFERENCE_OFFSET));
-            if (problem != null) {
-                throw corrupted(where + ": " + problem);
-            }
-        }
-        final int home = ControlBytes.homeGroup(hash, t.groups);
-        final int own = ControlBytes.groupOf(slot);
-        for (int group = home; group != own; group = group + 1 == t.groups ? 0 : group + 1) {
-            if (ControlBytes.matchEmpty(MemoryAccess.getLong(t.controlWordAddress(group))) != 0) {
-                throw corrupted(where + " is in group " + own + ", but group " + group + " on the probe path from"
-                    + " its home group " + home + " has an EMPTY byte: lookups stop there");
-            }
-        }
-    }
-
-    /** A lookup of each FULL slot's key finds that slot: reachable, and stored once. */
-    private void verifyLookupsFindTheirSlots(Table t) {
-        final ExpandableArrayBuffer key = new ExpandableArrayBuffer(64);
-        for (int slot = nextFull(0); slot >= 0; slot = nextFull(slot + 1)) {
-            final int keyLength = inline ? 0 : readKey(slot, key, 0);
-            final long hash = MemoryAccess.getLong(t.slotAddress(slot) + SlotDescriptor.HASH_OFFSET);
-            final int found = probe(t, hash, key, 0, keyLength, null, 0);
-            if (found != slot) {
-                throw corrupted("a lookup of the key of slot " + slot + " (hash " + Long.toHexString(hash) + ") "
-                    + (found >= 0 ? "finds slot " + found + ": the key is stored twice" : "returns " + found));
-            }
-        }
-    }
-
-    /** The current table, for tests that corrupt it on purpose to show that {@link #verifyInvariants} notices. */
+    /**
+     * The current table, for the verifier and for tests that corrupt it on purpose to show that
+     * {@link #verifyInvariants} notices.
+     */
     Table tableForTests() {
         return currentTable();
     }
@@ -1086,7 +945,7 @@ public final class Segment implements AutoCloseable {
     }
 
     /** Address of the entry that the FULL indirect slot at {@code slotAddress} references (under the lock). */
-    private long entryAddress(long slotAddress) {
+    long entryAddress(long slotAddress) {
         return arena.trustedAddress(MemoryAccess.getLong(slotAddress + SlotDescriptor.REFERENCE_OFFSET));
     }
 
@@ -1154,7 +1013,7 @@ public final class Segment implements AutoCloseable {
         MemoryAccess.copyFromBuffer(value, valueOffset, valueAddress, valueWidth);
     }
 
-    private void checkEntrySize(int keyLength, int valueLength) {
+    void checkEntrySize(int keyLength, int valueLength) {
         if (inline) {
             if (keyLength != keyWidth || valueLength != valueWidth) {
                 throw new IllegalArgumentException("inline segment stores keys of exactly " + keyWidth
@@ -1175,7 +1034,7 @@ public final class Segment implements AutoCloseable {
         }
     }
 
-    private static void ensureCapacity(MutableDirectBuffer out, int offset, int length) {
+    static void ensureCapacity(MutableDirectBuffer out, int offset, int length) {
         if (offset < 0 || offset + length > out.capacity()) {
             out.checkLimit(offset + length);   // expands an expandable buffer, throws for a fixed one
         }
