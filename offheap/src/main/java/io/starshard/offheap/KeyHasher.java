@@ -208,6 +208,30 @@ public final class KeyHasher {
         return (int) (((hash >>> 32) * shardCount) >>> 32);
     }
 
+    /**
+     * Where shard {@code index}'s part of the hash space starts: {@link #shardIndex} routes a hash to {@code index}
+     * exactly when its high 32 bits lie in {@code [shardStart(index, count), shardStart(index + 1, count))}. The
+     * ranges are contiguous and ordered, so the shards of two counts overlap in known ways: a rebalance can tell
+     * which old shards feed a new one, and an iterator can resume at a hash position when the count changes.
+     *
+     * @param index      a shard index, {@code 0..shardCount} ({@code shardCount} gives the end of the last range)
+     * @param shardCount number of shards, 1 to 2^31-1
+     * @return the first high-32-bit value of the range, {@code 0..2^32}
+     */
+    public static long shardStart(int index, int shardCount) {
+        return (((long) index << 32) + shardCount - 1) / shardCount;
+    }
+
+    /**
+     * The high 32 bits of a hash, as {@link #shardIndex} and {@link #shardStart} see them.
+     *
+     * @param hash a key hash
+     * @return {@code hash >>> 32}
+     */
+    public static long routingBits(long hash) {
+        return hash >>> 32;
+    }
+
     /** Folds the 128-bit product of {@code a} and {@code b} into 64 bits. */
     private static long fold(long a, long b) {
         return (a * b) ^ Math.multiplyHigh(a, b);

@@ -41,6 +41,11 @@ public final class Segment implements AutoCloseable {
     public static final int NOT_FOUND = -1;
     /** A racy read saw memory that a writer was changing; validate and retry. Never returned under the lock. */
     public static final int RETRY = -2;
+    /**
+     * Slot numbers with this bit set name a slot of the table being drained during a growth ({@link #find},
+     * {@link #nextFull}, and every method that takes a slot accept them). A table has at most 2^28 slots.
+     */
+    public static final int DRAINING_SLOT = 1 << 30;
 
     private final SegmentSpec spec;
     private final boolean inline;
@@ -59,6 +64,12 @@ public final class Segment implements AutoCloseable {
     private final EntryArena arena;
     /** The current table; null once closed. Volatile: racy readers load it once per lookup. */
     private volatile Table table;
+    /**
+     * An older table whose entries are still being moved into {@link #table} ({@link TableGrowth}), or null.
+     * Volatile: a racy reader that misses in the table it loaded looks here next; published before the new table.
+     */
+    private volatile Table draining;
+    private final TableGrowth growth;
     private int size;
     /** Written only when {@link #warmUpHomeSlots}'s loads happen to fold to one value; never read. */
     private int slotWarmUpSink;
@@ -75,6 +86,11 @@ public final class Segment implements AutoCloseable {
      * @throws OffHeapMemoryExhaustedException if the first table does not fit the budget
      */
     public Segment(SegmentSpec spec, OffHeapMemory memory, EpochDomain epochs) {
+        this(spec, memory, epochs, TableGrowth.SYNC_FILL_BYTES);
+    }
+
+    /** A segment that prepares its next table ahead once it has more than {@code syncFillBytes} control bytes. */
+    Segment(SegmentSpec spec, OffHeapMemory memory, EpochDomain epochs, long syncFillBytes) {
         this.spec = requireNonNull(spec, "spec");
         this.memory = requireNonNull(memory, "memory");
         this.epochs = requireNonNull(epochs, "epochs");
@@ -86,6 +102,7 @@ public final class Segment implements AutoCloseable {
         this.maxEntryBytes = spec.maxEntryBytes();
         this.arena = inline ? null : new EntryArena(memory, epochs, maxEntryBytes);
         this.table = Table.allocate(memory, Table.groupsFor(spec.initialEntries()), slotSize);
+        this.growth = new TableGrowth(this, memory, slotSize, syncFillBytes);
     }
 
     // =========================================================================================================
@@ -109,6 +126,17 @@ public final class Segment implements AutoCloseable {
         checkRegion(key, keyOffset, keyLength, "key");
         checkOutput(valueOut, outOffset);
         final Table t = currentTable();
+        final int r = optimisticGetIn(t, hash, key, keyOffset, keyLength, valueOut, outOffset);
+        if (r != NOT_FOUND) {
+            return r;
+        }
+        final Table d = draining;   // loaded after the table: a reader that sees a new table sees its old one
+        return d == null || d == t ? NOT_FOUND : optimisticGetIn(d, hash, key, keyOffset, keyLength, valueOut, outOffset);
+    }
+
+    /** {@link #optimisticGet} in one table. */
+    private int optimisticGetIn(Table t, long hash, DirectBuffer key, int keyOffset, int keyLength,
+                                MutableDirectBuffer valueOut, int outOffset) {
         if (!inline) {
             return probe(t, hash, key, keyOffset, keyLength, valueOut, outOffset);
         }
@@ -137,7 +165,13 @@ public final class Segment implements AutoCloseable {
         if (!longSlots) {
             return getLongWithoutValueSlots(hash, missingValue);
         }
-        return probeLong(currentTable(), hash, missingValue);
+        final Table t = currentTable();
+        final long value = probeLong(t, hash, missingValue);
+        if (value != missingValue) {
+            return value;
+        }
+        final Table d = draining;   // only after a miss: the common case pays nothing for growth
+        return d == null || d == t ? missingValue : probeLong(d, hash, missingValue);
     }
 
     /** {@link #optimisticGetLong} when slots are not 16-byte inline ones: value width 0, or not inline (throws). */
@@ -147,7 +181,7 @@ public final class Segment implements AutoCloseable {
         }
         // A key-only slot (value width 0) is just the hash: reading a value long there would run 8 bytes past the
         // slot, and past the table for the last slot.
-        return probe(currentTable(), hash, null, 0, 0, null, 0) >= 0 ? 0L : missingValue;
+        return probeBoth(currentTable(), hash, null, 0, 0) >= 0 ? 0L : missingValue;
     }
 
     /**
@@ -211,7 +245,24 @@ public final class Segment implements AutoCloseable {
         if (!inline) {
             checkRegion(key, keyOffset, keyLength, "key");
         }
-        return probe(currentTable(), hash, key, keyOffset, keyLength, null, 0);
+        return probeBoth(currentTable(), hash, key, keyOffset, keyLength);
+    }
+
+    /**
+     * The slot of a key in table {@code t}, else in the draining table (flagged {@link #DRAINING_SLOT});
+     * {@link #NOT_FOUND} or {@link #RETRY} otherwise.
+     */
+    private int probeBoth(Table t, long hash, DirectBuffer key, int keyOffset, int keyLength) {
+        final int slot = probe(t, hash, key, keyOffset, keyLength, null, 0);
+        if (slot != NOT_FOUND) {
+            return slot;
+        }
+        final Table d = draining;
+        if (d == null || d == t) {
+            return NOT_FOUND;
+        }
+        final int old = probe(d, hash, key, keyOffset, keyLength, null, 0);
+        return old >= 0 ? old | DRAINING_SLOT : old;
     }
 
     /**
@@ -299,7 +350,7 @@ public final class Segment implements AutoCloseable {
         if (!inline) {
             checkRegion(key, keyOffset, keyLength, "key");
         }
-        final int slot = probe(currentTable(), hash, key, keyOffset, keyLength, null, 0);
+        final int slot = probeBoth(currentTable(), hash, key, keyOffset, keyLength);
         if (slot == RETRY) {
             throw corrupted("an entry reference is invalid under exclusive access");
         }
@@ -419,10 +470,26 @@ public final class Segment implements AutoCloseable {
      * @return a FULL slot, or -1 when there is none
      */
     public int nextFull(int fromSlot) {
-        final Table t = currentTable();
+        final Table current = currentTable();
         if (fromSlot < 0) {
             throw new IndexOutOfBoundsException("fromSlot must be >= 0, was " + fromSlot);
         }
+        final Table d = draining;
+        if ((fromSlot & DRAINING_SLOT) == 0) {
+            final int slot = nextFullIn(current, fromSlot);
+            if (slot >= 0 || d == null) {
+                return slot;
+            }
+            fromSlot = DRAINING_SLOT;   // the table is done: go on with the draining one
+        }
+        if (d == null) {
+            return -1;
+        }
+        final int slot = nextFullIn(d, fromSlot & ~DRAINING_SLOT);
+        return slot < 0 ? slot : slot | DRAINING_SLOT;
+    }
+
+    private static int nextFullIn(Table t, int fromSlot) {
         if (fromSlot >= t.capacity) {
             return -1;
         }
@@ -542,9 +609,9 @@ public final class Segment implements AutoCloseable {
             throw notPrimitive();
         }
         final Table t = currentTable();
-        final int slot = probe(t, hash, null, 0, 0, null, 0);
+        final int slot = probeBoth(t, hash, null, 0, 0);
         if (slot >= 0) {
-            MemoryAccess.putLongLE(t.slotAddress(slot) + SlotDescriptor.VALUE_OFFSET, value);
+            MemoryAccess.putLongLE(fullSlotAddress(t, slot) + SlotDescriptor.VALUE_OFFSET, value);
             return false;
         }
         insertInlineLong(hash, value);
@@ -575,7 +642,7 @@ public final class Segment implements AutoCloseable {
         if (!inline || valueWidth != 8) {
             throw notPrimitive();
         }
-        if (Checks.ENABLED && probe(currentTable(), hash, null, 0, 0, null, 0) >= 0) {
+        if (Checks.ENABLED && probeBoth(currentTable(), hash, null, 0, 0) >= 0) {
             throw new IllegalStateException("insertLong of a key that is present");
         }
         return insertInlineLong(hash, value);
@@ -604,7 +671,7 @@ public final class Segment implements AutoCloseable {
             if (Checks.ENABLED && spec.hasher().hashFixed(key, keyOffset, keyWidth) != hash) {
                 throw new IllegalArgumentException("inline hash is not hashFixed(key) of this segment's hasher");
             }
-            if (Checks.ENABLED && probe(currentTable(), hash, null, 0, 0, null, 0) >= 0) {
+            if (Checks.ENABLED && probeBoth(currentTable(), hash, null, 0, 0) >= 0) {
                 throw new IllegalStateException("insert of a key that is present");
             }
             return insertInline(hash, value, valueOffset);
@@ -612,47 +679,59 @@ public final class Segment implements AutoCloseable {
         if (Checks.ENABLED && find(hash, key, keyOffset, keyLength) >= 0) {
             throw new IllegalStateException("insert of a key that is present");
         }
-        // Reserve the table first (it can be freed unpublished), then the entry; only then modify.
+        // Reserve the next table if the current one is full (unpublished), then the entry; only then modify.
         final Table current = currentTable();
+        growth.beforeInsert(current, size, size + tombstones);
         final int freeSlot = firstFreeSlot(current, hash);
-        final Table rebuilt = needsRebuild(current, freeSlot) ? allocateRebuild(current) : null;
+        final Table next = needsRebuild(current, freeSlot) ? growth.next(current, size) : null;
         final long ref;
         try {
             ref = arena.allocateEntry(key, keyOffset, keyLength, value, valueOffset, valueLength);
         } catch (RuntimeException | Error e) {
-            if (rebuilt != null) {
-                memory.free(rebuilt.address, rebuilt.bytes);   // never published: no reader can see it
+            if (next != null) {
+                growth.giveBack(next);
             }
             throw e;
         }
-        final Table t = rebuilt == null ? current : install(current, rebuilt);
-        final int slot = rebuilt == null ? freeSlot : firstFreeSlot(t, hash);
-        fill(t, slot, hash, ref);
+        if (next == null) {
+            fill(current, freeSlot, hash, ref);
+            return freeSlot;
+        }
+        growth.publish(next, current);
+        final int slot = firstFreeSlot(next, hash);
+        fill(next, slot, hash, ref);
         return slot;
     }
 
     private int insertInlineLong(long hash, long valueBits) {
-        final int slot = inlineSlotForInsert(hash);
+        final int slot = slotForInsert(hash);
         MemoryAccess.putLongLE(table.slotAddress(slot) + SlotDescriptor.VALUE_OFFSET, valueBits);
         fill(table, slot, hash, 0);
         return slot;
     }
 
     private int insertInline(long hash, DirectBuffer value, int valueOffset) {
-        final int slot = inlineSlotForInsert(hash);
+        final int slot = slotForInsert(hash);
         writeInlineValue(table.slotAddress(slot), value, valueOffset);
         fill(table, slot, hash, 0);
         return slot;
     }
 
-    /** The slot an inline insert goes to, after growing or cleaning the table if needed (may throw first). */
-    private int inlineSlotForInsert(long hash) {
+    /**
+     * The slot of the current table an inline insert goes to, after the growth work of one insert and, if the
+     * table is full, publishing the next one ({@link TableGrowth}). Throws before anything changes if the next
+     * table does not fit the budget.
+     */
+    private int slotForInsert(long hash) {
         final Table current = currentTable();
+        growth.beforeInsert(current, size, size + tombstones);
         final int freeSlot = firstFreeSlot(current, hash);
         if (!needsRebuild(current, freeSlot)) {
             return freeSlot;
         }
-        return firstFreeSlot(install(current, allocateRebuild(current)), hash);
+        final Table next = growth.next(current, size);
+        growth.publish(next, current);
+        return firstFreeSlot(next, hash);
     }
 
     /** Makes {@code slot} FULL with {@code hash}; for indirect slots also stores the entry reference. */
@@ -706,17 +785,22 @@ public final class Segment implements AutoCloseable {
      * @param slot a FULL slot
      */
     public void removeAt(int slot) {
-        final Table t = currentTable();
-        final long slotAddress = fullSlotAddress(t, slot);
+        final Table current = currentTable();
+        final long slotAddress = fullSlotAddress(current, slot);
         if (!inline) {
             arena.free(MemoryAccess.getLong(slotAddress + SlotDescriptor.REFERENCE_OFFSET));
         }
-        final long word = MemoryAccess.getLong(t.controlWordAddress(ControlBytes.groupOf(slot)));
+        final boolean old = (slot & DRAINING_SLOT) != 0;
+        final Table t = old ? draining : current;
+        final int index = slot & ~DRAINING_SLOT;
+        final long word = MemoryAccess.getLong(t.controlWordAddress(ControlBytes.groupOf(index)));
         if (ControlBytes.matchEmpty(word) != 0) {
-            t.setControl(slot, ControlBytes.EMPTY);
+            t.setControl(index, ControlBytes.EMPTY);
         } else {
-            t.setControl(slot, ControlBytes.DELETED);
-            tombstones++;
+            t.setControl(index, ControlBytes.DELETED);
+            if (!old) {
+                tombstones++;   // the draining table's fill no longer matters
+            }
         }
         size--;
     }
@@ -727,6 +811,9 @@ public final class Segment implements AutoCloseable {
     public void clear() {
         for (int slot = nextFull(0); slot >= 0; slot = nextFull(slot + 1)) {
             removeAt(slot);
+        }
+        if (draining != null) {
+            growth.drain(currentTable(), Integer.MAX_VALUE);   // nothing left to move: retires the old table
         }
     }
 
@@ -749,7 +836,27 @@ public final class Segment implements AutoCloseable {
      *         {@link #exportBytes}. {@code nextSlot == min(toSlot, capacity)} when the range is done.
      */
     public long exportRange(int fromSlot, int toSlot, MutableDirectBuffer out, int outOffset, int maxBytes) {
-        return SegmentRecords.export(this, currentTable(), fromSlot, toSlot, out, outOffset, maxBytes);
+        return SegmentRecords.export(this, currentTable(), fromSlot, toSlot, out, outOffset, maxBytes, 0, 1L << 32);
+    }
+
+    /**
+     * {@link #exportRange(int, int, MutableDirectBuffer, int, int)} of only the entries whose hash's routing bits
+     * ({@link KeyHasher#routingBits}) lie in {@code [routingFrom, routingTo)}: the entries of one shard range, for
+     * a segment whose entries are about to be routed to other shards.
+     *
+     * @param fromSlot    first slot to consider
+     * @param toSlot      end of the range (clamped to the capacity)
+     * @param out         destination (expanded if expandable)
+     * @param outOffset   where the first record goes
+     * @param maxBytes    room for records
+     * @param routingFrom first routing value exported, {@code 0..2^32}
+     * @param routingTo   end of the routing values exported, {@code 0..2^32}
+     * @return as {@link #exportRange(int, int, MutableDirectBuffer, int, int)}
+     */
+    public long exportRange(int fromSlot, int toSlot, MutableDirectBuffer out, int outOffset, int maxBytes,
+                            long routingFrom, long routingTo) {
+        return SegmentRecords.export(this, currentTable(), fromSlot, toSlot, out, outOffset, maxBytes, routingFrom,
+            routingTo);
     }
 
     /**
@@ -802,7 +909,7 @@ public final class Segment implements AutoCloseable {
      * @throws IllegalStateException naming the slot or block and what is wrong; or if the segment is closed
      */
     public void verifyInvariants() {
-        SegmentVerifier.verify(this, currentTable(), arena, size, tombstones);
+        SegmentVerifier.verify(this, currentTable(), draining, arena, size, tombstones);
     }
 
     /**
@@ -829,6 +936,42 @@ public final class Segment implements AutoCloseable {
      */
     public int size() {
         return size;
+    }
+
+    /**
+     * Entries whose hash's routing bits ({@link KeyHasher#routingBits}) lie in {@code [routingFrom, routingTo)}:
+     * how many of this segment's entries one shard range holds. Requires the same access as a read; visits every
+     * slot.
+     *
+     * @param routingFrom first routing value counted, {@code 0..2^32}
+     * @param routingTo   end of the routing values counted, {@code 0..2^32}
+     * @return the count
+     */
+    public long entriesInRouting(long routingFrom, long routingTo) {
+        currentTable();
+        if (routingFrom <= 0 && routingTo >= 1L << 32) {
+            return size;
+        }
+        long count = 0;
+        for (int slot = nextFull(0); slot >= 0; slot = nextFull(slot + 1)) {
+            final long routing = KeyHasher.routingBits(hashAt(slot));
+            if (routing >= routingFrom && routing < routingTo) {
+                count++;
+            }
+        }
+        return count;
+    }
+
+    /**
+     * Bytes of the keys and values of the live entries, without any header or slot: what moving every entry
+     * elsewhere would copy. Requires the same access as a read.
+     *
+     * @return key plus value bytes of all entries
+     */
+    public long payloadBytes() {
+        currentTable();
+        return inline ? (long) size * (keyWidth + valueWidth)
+            : arena.liveEntryBytes() - (long) EntryDescriptor.HEADER_BYTES * size;
     }
 
     /**
@@ -859,7 +1002,8 @@ public final class Segment implements AutoCloseable {
         if (t == null) {
             return new SegmentStats(0, 0, 0, 0, 0, 0, 0, growths, rebuilds);
         }
-        return new SegmentStats(size, t.capacity, tombstones, t.bytes,
+        final Table d = draining;
+        return new SegmentStats(size, t.capacity, tombstones, t.bytes + (d == null ? 0 : d.bytes) + growth.preparedBytes(),
             inline ? 0 : arena.reservedBytes(), inline ? 0 : arena.liveEntryBytes(),
             inline ? 0 : arena.freeListBytes(), growths, rebuilds);
     }
@@ -884,6 +1028,12 @@ public final class Segment implements AutoCloseable {
         }
         table = null;   // volatile: racy readers that load the table from now on see the segment closed
         epochs.retire(memory, t.address, t.bytes);
+        final Table d = draining;
+        if (d != null) {
+            draining = null;
+            epochs.retire(memory, d.address, d.bytes);
+        }
+        growth.discard();
         if (arena != null) {
             arena.retireAll();
         }
@@ -921,7 +1071,7 @@ public final class Segment implements AutoCloseable {
     }
 
     private IllegalStateException closed() {
-        return new IllegalStateException("segment is closed");
+        return new SegmentClosedException();
     }
 
     private IllegalStateException corrupted(String what) {
@@ -934,9 +1084,15 @@ public final class Segment implements AutoCloseable {
     }
 
     /** Address of {@code slot}, after checking it is in range (always) and FULL (when checks are on). */
-    private long fullSlotAddress(Table t, int slot) {
-        if (slot < 0 || slot >= t.capacity) {
-            throw new IndexOutOfBoundsException("slot " + slot + " is outside the table of " + t.capacity + " slots");
+    private long fullSlotAddress(Table current, int slot) {
+        final boolean old = (slot & DRAINING_SLOT) != 0 && slot > 0;
+        final Table t = old ? draining : current;
+        if (old) {
+            slot &= ~DRAINING_SLOT;
+        }
+        if (t == null || slot < 0 || slot >= t.capacity) {
+            throw new IndexOutOfBoundsException("slot " + (old ? "of the draining table " : "") + slot
+                + " is outside the table of " + (t == null ? 0 : t.capacity) + " slots");
         }
         if (Checks.ENABLED && !ControlBytes.isFull(t.control(slot))) {
             throw new IllegalStateException("slot " + slot + " is not FULL");
@@ -967,41 +1123,60 @@ public final class Segment implements AutoCloseable {
         return t.control(freeSlot) == ControlBytes.EMPTY && size + tombstones >= t.maxFill;
     }
 
-    /** Allocates the table a rebuild will fill: twice the groups if live entries need it, else the same. */
-    private Table allocateRebuild(Table t) {
-        final boolean grow = (long) (size + 1) * 2 > t.maxFill;
-        int groups = t.groups;
-        if (grow) {
-            if (groups == ControlBytes.MAX_GROUPS) {
-                throw new IllegalStateException("segment is at its maximum of " + (long) ControlBytes.MAX_GROUPS * 8
-                    + " slots; use more shards");
-            }
-            groups = (int) Math.min(ControlBytes.MAX_GROUPS, (long) groups * 2);
-        }
-        return Table.allocate(memory, groups, slotSize);
+    // ---------------------------------------------------------------------------------------------------------
+    // Growth hooks (TableGrowth), all under the owner's write lock
+    // ---------------------------------------------------------------------------------------------------------
+
+    Table draining() {
+        return draining;
     }
 
-    /** Moves every entry of {@code old} into {@code fresh}, publishes it and retires {@code old}. */
-    private Table install(Table old, Table fresh) {
-        for (int group = 0; group < old.groups; group++) {
-            for (long full = ControlBytes.matchFull(MemoryAccess.getLong(old.controlWordAddress(group))); full != 0;
-                 full &= full - 1) {
-                final long from = old.slotAddress(ControlBytes.slot(group, full));
-                final long hash = MemoryAccess.getLong(from + SlotDescriptor.HASH_OFFSET);
-                final int to = firstFreeSlot(fresh, hash);
-                MemoryAccess.copy(from, fresh.slotAddress(to), slotSize);
-                fresh.setControl(to, ControlBytes.tag(hash));
-            }
-        }
-        if (fresh.groups > old.groups) {
+    /**
+     * One past the last slot number {@link #nextFull} and {@link #exportRange} can reach: the capacity, or while a
+     * growth drains the old table, {@link #DRAINING_SLOT} plus the old table's capacity. Slot ranges for scans
+     * and exports are taken in {@code [0, slotLimit())}. Requires the owner's lock for the limit to stay valid.
+     *
+     * @return the end of the slot numbers
+     */
+    public int slotLimit() {
+        final Table d = draining;
+        return d == null ? currentTable().capacity : DRAINING_SLOT | d.capacity;
+    }
+
+    /** Address of a FULL slot, flagged or not, under the owner's lock. */
+    long slotAddress(int slot) {
+        return fullSlotAddress(currentTable(), slot);
+    }
+
+    /** Makes {@code next} the table and {@code old} the draining one; {@code old}'s entries move in later. */
+    void publishGrowth(Table next, Table old) {
+        if (next.groups > old.groups) {
             growths++;
         } else {
             rebuilds++;
         }
         tombstones = 0;
-        table = fresh;   // volatile publish: a reader that loads it sees it filled
+        draining = old;   // first: a racy reader that sees the new table also finds the old one
+        table = next;
+    }
+
+    /** The draining table has no entry left: readers stop looking there, and its memory is retired. */
+    void endDrain(Table old) {
+        draining = null;
         epochs.retire(memory, old.address, old.bytes);
-        return fresh;
+    }
+
+    /** Moves the entry of slot {@code from} of the draining table {@code old} into {@code current}. */
+    void moveSlot(Table old, int from, Table current) {
+        final long source = old.slotAddress(from);
+        final long hash = MemoryAccess.getLong(source + SlotDescriptor.HASH_OFFSET);
+        final int to = firstFreeSlot(current, hash);
+        MemoryAccess.copy(source, current.slotAddress(to), slotSize);
+        if (current.control(to) == ControlBytes.DELETED) {
+            tombstones--;
+        }
+        current.setControl(to, ControlBytes.tag(hash));
+        old.setControl(from, ControlBytes.DELETED);   // not EMPTY: probes of later groups still pass through
     }
 
     private void writeInlineValue(long slotAddress, DirectBuffer value, int valueOffset) {

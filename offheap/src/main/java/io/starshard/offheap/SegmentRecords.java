@@ -14,10 +14,10 @@ final class SegmentRecords {
 
     /** {@link Segment#exportRange} on the segment's current table {@code t}; requires the owner's lock. */
     static long export(Segment segment, Table t, int fromSlot, int toSlot, MutableDirectBuffer out, int outOffset,
-                       int maxBytes) {
+                       int maxBytes, long routingFrom, long routingTo) {
         final SegmentSpec spec = segment.spec();
         final boolean inline = spec.isInline();
-        final int end = Math.min(toSlot, t.capacity);
+        final int end = Math.min(toSlot, segment.slotLimit());
         int written = 0;
         int slot = fromSlot;
         while (true) {
@@ -25,8 +25,13 @@ final class SegmentRecords {
             if (next < 0 || next >= end) {
                 return ((long) end << 32) | written;
             }
-            final long slotAddress = t.slotAddress(next);
+            final long slotAddress = segment.slotAddress(next);
             final long hash = MemoryAccess.getLong(slotAddress + SlotDescriptor.HASH_OFFSET);
+            final long routing = KeyHasher.routingBits(hash);
+            if (routing < routingFrom || routing >= routingTo) {
+                slot = next + 1;
+                continue;
+            }
             final long entryAddress = inline ? 0 : segment.entryAddress(slotAddress);
             final int keyLength = inline ? spec.keyWidth() : EntryArena.keyLength(entryAddress);
             final int valueLength = inline ? spec.valueWidth() : EntryArena.valueLength(entryAddress);

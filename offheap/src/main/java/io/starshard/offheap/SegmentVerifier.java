@@ -16,8 +16,8 @@ import org.agrona.ExpandableArrayBuffer;
  * equal the sums over the blocks.
  */
 final class SegmentVerifier {
-    static void verify(Segment segment, Table t, EntryArena arena, int size, int tombstones) {
-        new SegmentVerifier(segment.spec(), segment).run(t, arena, size, tombstones);
+    static void verify(Segment segment, Table t, Table draining, EntryArena arena, int size, int tombstones) {
+        new SegmentVerifier(segment.spec(), segment).run(t, draining, arena, size, tombstones);
     }
 
     private final SegmentSpec spec;
@@ -36,14 +36,19 @@ final class SegmentVerifier {
         this.slotSize = spec.slotSize();
     }
 
-    private void run(Table t, EntryArena arena, int size, int tombstones) {
+    private void run(Table t, Table draining, EntryArena arena, int size, int tombstones) {
         final EntryArena.Census census = inline ? null : arena.census();
         final int[] counts = new int[2];
         verifyControlBytes(t, census, counts);
         final int full = counts[0];
         final int deleted = counts[1];
-        if (full != size) {
-            throw corrupted(full + " control bytes are FULL, but size() is " + size);
+        final int[] oldCounts = new int[2];
+        if (draining != null) {
+            verifyControlBytes(draining, census, oldCounts);   // its DELETED bytes are moved entries: no count
+        }
+        if (full + oldCounts[0] != size) {
+            throw corrupted(full + " control bytes are FULL" + (draining == null ? "" : " (and " + oldCounts[0]
+                + " in the draining table)") + ", but size() is " + size);
         }
         if (deleted != tombstones) {
             throw corrupted(deleted + " control bytes are DELETED, but the tombstone count is " + tombstones);
@@ -57,7 +62,7 @@ final class SegmentVerifier {
                 throw corrupted("arena: " + problem);
             }
         }
-        verifyLookupsFindTheirSlots();
+        verifyLookupsFindTheirSlots(t);
     }
 
     /** Checks every control byte of {@code t} and every FULL slot; counts FULL in [0] and DELETED in [1]. */
@@ -118,7 +123,7 @@ final class SegmentVerifier {
     }
 
     /** A lookup of each FULL slot's key finds that slot: reachable, and stored once. */
-    private void verifyLookupsFindTheirSlots() {
+    private void verifyLookupsFindTheirSlots(Table t) {
         final ExpandableArrayBuffer key = new ExpandableArrayBuffer(64);
         for (int slot = segment.nextFull(0); slot >= 0; slot = segment.nextFull(slot + 1)) {
             final int keyLength = inline ? 0 : segment.readKey(slot, key, 0);

@@ -55,13 +55,31 @@ final class Table {
 
     /** Allocates a table with every control byte EMPTY; slot bytes are left uninitialised. */
     static Table allocate(OffHeapMemory memory, int groups, int slotSize) {
+        final Table t = allocateUninitialised(memory, groups, slotSize);
+        t.fillControl(0, t.capacity);
+        return t;
+    }
+
+    /**
+     * Allocates a table whose control bytes are left uninitialised: the caller sets them to EMPTY with
+     * {@link #fillControl} (in chunks, over several writes) before the table is used or published.
+     */
+    static Table allocateUninitialised(OffHeapMemory memory, int groups, int slotSize) {
         if (groups < 1 || groups > ControlBytes.MAX_GROUPS) {
             throw new IllegalArgumentException("table groups must be 1.." + ControlBytes.MAX_GROUPS + ", was " + groups);
         }
-        long bytes = bytesFor(groups, slotSize);
-        long address = memory.allocate(bytes, "a segment table of " + groups * ControlBytes.GROUP_WIDTH + " slots");
-        MemoryAccess.fill(address, (long) groups * ControlBytes.GROUP_WIDTH, ControlBytes.EMPTY);
+        final long bytes = bytesFor(groups, slotSize);
+        final long address = memory.allocate(bytes, "a segment table of " + groups * ControlBytes.GROUP_WIDTH
+            + " slots");
         return new Table(address, groups, slotSize);
+    }
+
+    /** Sets control bytes {@code [from, to)} EMPTY; both within {@code [0, capacity]}. */
+    void fillControl(long from, long to) {
+        if (from < 0 || to > capacity || from > to) {
+            throw new IndexOutOfBoundsException("control bytes [" + from + ", " + to + ") of a table of " + capacity);
+        }
+        MemoryAccess.fill(address + from, to - from, ControlBytes.EMPTY);
     }
 
     long controlWordAddress(int group) {

@@ -49,15 +49,33 @@ class SegmentModelTest {
         final ToLongFunction<byte[]> hash;
         /** For inline width-8 configs: which hashes to draw keys from (key = unhashFixed(hash)); else null. */
         final java.util.function.LongUnaryOperator inlineHashShape;
+        /**
+         * Control bytes above which the segment prepares its next table ahead and drains the old one
+         * incrementally: the default, or 0 so that every growth of these small tables takes that path.
+         */
+        final long syncFillBytes;
 
         Config(String name, SegmentSpec spec, int poolSize, int operations, ToLongFunction<byte[]> hash,
                java.util.function.LongUnaryOperator inlineHashShape) {
+            this(name, spec, poolSize, operations * (STRESS ? STRESS_FACTOR : 1), hash, inlineHashShape,
+                TableGrowth.SYNC_FILL_BYTES);
+        }
+
+        private Config(String name, SegmentSpec spec, int poolSize, int operations, ToLongFunction<byte[]> hash,
+                       java.util.function.LongUnaryOperator inlineHashShape, long syncFillBytes) {
             this.name = name;
             this.spec = spec;
             this.poolSize = poolSize;
-            this.operations = operations * (STRESS ? STRESS_FACTOR : 1);
+            this.operations = operations;
             this.hash = hash;
             this.inlineHashShape = inlineHashShape;
+            this.syncFillBytes = syncFillBytes;
+        }
+
+        /** The same run with every growth prepared ahead and drained incrementally. */
+        Config incremental() {
+            return new Config(name + ", growth prepared ahead and drained", spec, poolSize, operations, hash,
+                inlineHashShape, 0);
         }
 
         @Override
@@ -71,6 +89,10 @@ class SegmentModelTest {
     }
 
     static Stream<Config> configs() {
+        return baseConfigs().flatMap(c -> Stream.of(c, c.incremental()));
+    }
+
+    private static Stream<Config> baseConfigs() {
         return Stream.of(
             new Config("indirect, real hash, max entry 300", SegmentSpec.indirect(300), 3000, 200_000,
                 SegmentModelTest::realHash, null),
@@ -156,7 +178,7 @@ class SegmentModelTest {
             this.keyBuffer = new UnsafeBuffer(new byte[maxEntry + 16]);
             this.valueBuffer = new UnsafeBuffer(new byte[maxEntry + 32]);
             this.fixedOut = new UnsafeBuffer(new byte[maxEntry + 16]);
-            this.segment = new Segment(config.spec, memory, epochs);
+            this.segment = new Segment(config.spec, memory, epochs, config.syncFillBytes);
         }
 
         private ByteKey[] makePool() {
@@ -507,7 +529,7 @@ class SegmentModelTest {
             ExpandableArrayBuffer records = new ExpandableArrayBuffer(64);
             int length = exportAll(records);
             if (random.nextBoolean()) {
-                try (Segment copy = new Segment(config.spec, memory, epochs)) {
+                try (Segment copy = new Segment(config.spec, memory, epochs, config.syncFillBytes)) {
                     assertEquals(model.size(), copy.importRecords(records, 0, length));
                     copy.verifyInvariants();
                     compareContents(copy);
@@ -526,7 +548,7 @@ class SegmentModelTest {
         private int exportAll(ExpandableArrayBuffer records) {
             int slot = 0;
             int length = 0;
-            int capacity = segment.capacity();
+            int capacity = segment.slotLimit();
             while (slot < capacity) {
                 int room = RecordDescriptor.HEADER_BYTES + maxEntry + random.nextInt(2000);
                 long result = segment.exportRange(slot, Integer.MAX_VALUE, records, length, room);
@@ -540,7 +562,7 @@ class SegmentModelTest {
 
         /** Consecutive ranges with random bounds export exactly the model, each entry once. */
         private void checkPartialExports() {
-            int capacity = segment.capacity();
+            int capacity = segment.slotLimit();
             Map<ByteKey, byte[]> seen = new HashMap<>();
             ExpandableArrayBuffer records = new ExpandableArrayBuffer(64);
             int from = 0;

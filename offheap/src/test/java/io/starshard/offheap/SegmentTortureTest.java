@@ -47,6 +47,7 @@ class SegmentTortureTest {
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private final AtomicBoolean stop = new AtomicBoolean();
     private final EpochDomain epochs = new EpochDomain();
+    private int segmentsCreated;
 
     /** Per-reader counters, summed at the end. */
     private static final class Counts {
@@ -136,7 +137,11 @@ class SegmentTortureTest {
 
     private Segment newSegment(boolean inline, OffHeapMemory memory) {
         SegmentSpec spec = inline ? SegmentSpec.inline(8, 8, HASHER) : SegmentSpec.indirect(MAX_ENTRY);
-        return new Segment(spec.withInitialEntries(0), memory, epochs);
+        // Every other segment prepares each next table ahead and drains the old one incrementally, so readers
+        // race the two-table state too.
+        segmentsCreated++;
+        return new Segment(spec.withInitialEntries(0), memory, epochs,
+            segmentsCreated % 2 == 0 ? 0 : TableGrowth.SYNC_FILL_BYTES);
     }
 
     // ---------------------------------------------------------------------------------------------------------

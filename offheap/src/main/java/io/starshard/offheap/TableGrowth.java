@@ -1,0 +1,180 @@
+package io.starshard.offheap;
+
+/**
+ * Grows (or cleans) a segment's table without a pause: the next table is prepared ahead, published in O(1), and
+ * the old one is drained into it a few groups per insert.
+ *
+ * <pre>
+ *  load 5/8   allocate the next table (twice the groups, or the same to drop tombstones), control bytes not set
+ *  ...        each insert sets the next {@value #FILL_BYTES_PER_INSERT} control bytes of it to EMPTY
+ *  load 3/4   publish: draining = old table, table = next   (O(1) under the lock; an insert whose entry then
+ *             does not fit the budget gives the table back unpublished, so a refused write changes nothing)
+ *  ...        each insert moves {@value #DRAIN_GROUPS_PER_INSERT} groups of the draining table into the table,
+ *             marking each moved slot DELETED there, so probe chains through it stay intact
+ *  drained    the draining table is retired to the epoch domain
+ * </pre>
+ *
+ * <p>A next table small enough to initialise at once ({@value #SYNC_FILL_BYTES} control bytes) is not prepared
+ * ahead: it is allocated when the table is full, as before, and only the drain is incremental.
+ *
+ * <p>Why these rates suffice: the next table needs {@code 2 x capacity} control bytes and the load goes from 5/8
+ * to 3/4 in {@code capacity / 8} inserts, so 16 bytes per insert would do; a doubled table reaches its own 3/4
+ * after at least {@code 3/4 x capacity} inserts, while the old table has {@code capacity / 8} groups, so a sixth
+ * of a group per insert would do. The margins make the synchronous fallbacks (finish a fill or a drain under the
+ * lock) practically unreachable, yet they keep the segment correct if they are reached.
+ *
+ * <p>While a table drains, a key is in exactly one of the two tables: lookups try the table, then the draining
+ * table (racy readers included; their stamp catches a move in between), and inserts go to the table. Only inserts
+ * drain: a segment that only loses entries (the previous segment of a rebalance, a scan that removes) keeps its
+ * slot numbering while a cursor walks it. All of it runs under the segment owner's write lock.
+ */
+final class TableGrowth {
+    /** Groups of the draining table moved per insert. */
+    static final int DRAIN_GROUPS_PER_INSERT = 2;
+    /** Control bytes of the prepared table set per insert. */
+    static final int FILL_BYTES_PER_INSERT = 4096;
+    /** A next table with at most this many control bytes is prepared synchronously when it is needed. */
+    static final long SYNC_FILL_BYTES = 64 * 1024;
+
+    private final Segment segment;
+    private final OffHeapMemory memory;
+    private final int slotSize;
+    /** The table the next growth publishes, unpublished (no reader can see it); null until the load is 5/8. */
+    private Table prepared;
+    /** Control bytes of {@link #prepared} set to EMPTY so far. */
+    private long preparedFilled;
+    /** The next group of the segment's draining table to move. */
+    private int drainGroup;
+    /** The prepared table {@link #next} handed out, until it is published or given back. */
+    private Table takenFromPrepared;
+
+    /** Control bytes above which the next table is prepared ahead ({@link #SYNC_FILL_BYTES}; lower in tests). */
+    private final long syncFillBytes;
+
+    TableGrowth(Segment segment, OffHeapMemory memory, int slotSize, long syncFillBytes) {
+        this.segment = segment;
+        this.memory = memory;
+        this.slotSize = slotSize;
+        this.syncFillBytes = syncFillBytes;
+    }
+
+    /** Bytes of the prepared table (allocated, so accounted), for the segment's stats. */
+    long preparedBytes() {
+        return prepared == null ? 0 : prepared.bytes;
+    }
+
+    /**
+     * The work an insert does for growth before it looks for its slot: drain some groups, or prepare the next
+     * table. Never throws for lack of memory: a prepared table the budget refuses is tried again later.
+     */
+    void beforeInsert(Table current, int entries, int filled) {
+        if (segment.draining() != null) {
+            drain(current, DRAIN_GROUPS_PER_INSERT);
+            return;
+        }
+        if (prepared == null) {
+            if ((long) filled * 6 >= (long) current.maxFill * 5) {
+                try {
+                    final int groups = nextGroups(current, entries);
+                    if ((long) groups * ControlBytes.GROUP_WIDTH > syncFillBytes) {
+                        prepared = Table.allocateUninitialised(memory, groups, slotSize);
+                        preparedFilled = 0;
+                    }
+                } catch (OffHeapMemoryExhaustedException | IllegalStateException e) {
+                    // Not needed yet: a later insert tries again, and the switch reports what is still wrong then.
+                    prepared = null;
+                }
+            }
+        } else if (preparedFilled < prepared.capacity) {
+            final long to = Math.min(prepared.capacity, preparedFilled + FILL_BYTES_PER_INSERT);
+            prepared.fillControl(preparedFilled, to);
+            preparedFilled = to;
+        }
+    }
+
+    /**
+     * The next table, for when {@code current} is full: finishes a drain still running (rare), and takes the
+     * prepared table or allocates one now. Unpublished: the caller either {@link #publish}es it or gives it back
+     * with {@link #giveBack} if the write fails for another reason, so that a refused write leaves the memory as
+     * it was.
+     *
+     * @throws OffHeapMemoryExhaustedException if the next table cannot be allocated (nothing changed)
+     * @throws IllegalStateException           if the segment is at its maximum size
+     */
+    Table next(Table current, int entries) {
+        if (segment.draining() != null) {
+            drain(current, Integer.MAX_VALUE);
+        }
+        final int groups = nextGroups(current, entries);
+        Table next = prepared;
+        if (next != null && next.groups != groups) {
+            memory.free(next.address, next.bytes);   // never published: no reader can see it
+            next = null;
+            prepared = null;
+        }
+        if (next == null) {
+            return Table.allocate(memory, groups, slotSize);
+        }
+        if (preparedFilled < next.capacity) {
+            next.fillControl(preparedFilled, next.capacity);
+        }
+        prepared = null;
+        takenFromPrepared = next;
+        return next;
+    }
+
+    /** Makes {@code next} the segment's table and {@code current} the draining one. */
+    void publish(Table next, Table current) {
+        takenFromPrepared = null;
+        drainGroup = 0;
+        segment.publishGrowth(next, current);
+    }
+
+    /** A table from {@link #next} that will not be published now: kept as prepared if it was, else freed. */
+    void giveBack(Table next) {
+        if (next == takenFromPrepared) {
+            prepared = next;
+            preparedFilled = next.capacity;
+        } else {
+            memory.free(next.address, next.bytes);   // never published: no reader can see it
+        }
+        takenFromPrepared = null;
+    }
+
+    /** Moves up to {@code groups} groups of the draining table into {@code current}; retires it when done. */
+    void drain(Table current, int groups) {
+        final Table old = segment.draining();
+        final int end = (int) Math.min(old.groups, (long) drainGroup + groups);
+        for (int group = drainGroup; group < end; group++) {
+            for (long full = ControlBytes.matchFull(MemoryAccess.getLong(old.controlWordAddress(group))); full != 0;
+                 full &= full - 1) {
+                final int from = ControlBytes.slot(group, full);
+                segment.moveSlot(old, from, current);
+            }
+        }
+        drainGroup = end;
+        if (end == old.groups) {
+            segment.endDrain(old);
+        }
+    }
+
+    /** Frees the prepared table, unpublished; on release of the segment. */
+    void discard() {
+        if (prepared != null) {
+            memory.free(prepared.address, prepared.bytes);
+            prepared = null;
+        }
+    }
+
+    /** Twice the groups if the live entries need it, else the same (a rebuild that drops the tombstones). */
+    private static int nextGroups(Table t, int entries) {
+        if ((long) (entries + 1) * 2 <= t.maxFill) {
+            return t.groups;
+        }
+        if (t.groups == ControlBytes.MAX_GROUPS) {
+            throw new IllegalStateException("segment is at its maximum of " + (long) ControlBytes.MAX_GROUPS
+                * ControlBytes.GROUP_WIDTH + " slots; use more shards");
+        }
+        return (int) Math.min(ControlBytes.MAX_GROUPS, (long) t.groups * 2);
+    }
+}
