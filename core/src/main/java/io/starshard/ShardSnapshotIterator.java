@@ -9,12 +9,13 @@ import java.util.Map;
 import java.util.NoSuchElementException;
 
 /**
- * Iterates a map shard by shard: each shard's entries are copied as raw records under its read lock, then
- * decoded one at a time without any lock held.
+ * Iterates a map shard range by shard range: each range's entries are copied as raw records under its shards'
+ * read locks, then decoded one at a time without any lock held.
  *
  * <p>Why copy: decoding runs user code (codecs) and the caller's loop body runs between elements; neither may
- * run under a shard lock or against shared memory. Copying one shard at a time keeps the heap cost to the
- * largest shard and makes iteration per-shard consistent. {@link #remove()} removes the last key from the map,
+ * run under a shard lock or against shared memory. Copying one shard range at a time keeps the heap cost to the
+ * largest shard and makes iteration per-shard consistent. The position is a point in the hash space, not a shard
+ * index, so a rebalance that changes the shard count between two steps neither repeats nor skips a key. {@link #remove()} removes the last key from the map,
  * whatever its value is by then (as {@code ConcurrentHashMap}'s iterators do).
  *
  * @param <K> key type
@@ -25,24 +26,26 @@ final class ShardSnapshotIterator<K, V, T> implements Iterator<T> {
     static final int KEYS = 0;
     static final int VALUES = 1;
     static final int ENTRIES = 2;
+    /** The end of the hash space, as routing bits. */
+    private static final long END = 1L << 32;
 
     private final ShardedHashMap<K, V> map;
     private final MapEngine<K, V> engine;
     private final int kind;
-    private final int shardCount;
+    /** The routing position (high 32 hash bits) the next copy starts at; {@code 2^32} when done. */
+    private long boundary;
     private final ExpandableArrayBuffer records = new ExpandableArrayBuffer(256);
     /** Bytes of the last key (values iteration decodes keys only if remove() asks). */
     private final ExpandableArrayBuffer lastKeyBytes = new ExpandableArrayBuffer(32);
     private int lastKeyLength = -1;
     private K lastKey;
-    private int nextShard;
     private int position;
     private int limit;
 
     ShardSnapshotIterator(ShardedHashMap<K, V> map, int kind) {
         this.map = map;
         this.engine = map.engine();
-        this.shardCount = engine.shardCount();   // also the closed and re-entrancy checks
+        engine.checkUsable();
         this.kind = kind;
     }
 
@@ -50,10 +53,12 @@ final class ShardSnapshotIterator<K, V, T> implements Iterator<T> {
     public boolean hasNext() {
         engine.checkUsable();   // also when the current shard's copy is buffered: a closed map answers nothing
         while (position >= limit) {
-            if (nextShard >= shardCount) {
+            if (boundary >= END) {
                 return false;
             }
-            limit = engine.exportShard(nextShard++, records);
+            final long step = engine.exportFrom(boundary, records);
+            boundary = step >>> 31;
+            limit = (int) (step & Integer.MAX_VALUE);
             position = 0;
         }
         return true;

@@ -804,6 +804,107 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
     }
 
     // =========================================================================================================
+    // Rebalance: change the shard count while the map is in use
+    // =========================================================================================================
+
+    /**
+     * Changes the shard count now, in the calling thread, and returns when every entry is in its new shard.
+     * Other threads keep reading and writing meanwhile: entries move in steps that each hold a shard lock for at
+     * most {@link RebalanceOptions#DEFAULT_MAX_PAUSE}, as bytes (never decoded), routed by their stored hash. A
+     * count equal to the current one returns at once with nothing moved.
+     *
+     * @param shards the new shard count; 0 means {@value #DEFAULT_SHARDS}
+     * @return what was moved and how long it took
+     * @throws ShardCountException   if {@code shards} is negative or above {@link #maxShards()}
+     * @throws IllegalStateException if a rebalance is already running (the message names it), or the map is
+     *                               closed (also when it closes during the rebalance)
+     */
+    public RebalanceReport rebalanceTo(int shards) {
+        return engine.rebalanceTo(validRebalanceTarget(shards));
+    }
+
+    /**
+     * Starts changing the shard count, and returns at once: entries then move when {@link #advanceRebalance(long)}
+     * is called, when a write touches a key not moved yet, and nothing else. Every operation of the map, its
+     * views and iterators behave meanwhile exactly as without a rebalance. Same as
+     * {@link #startRebalanceOnline(int, RebalanceOptions)} with {@link RebalanceOptions#defaults()}.
+     *
+     * @param shards the new shard count; 0 means {@value #DEFAULT_SHARDS}
+     * @return the status right after the start ({@code IDLE} if the count did not change)
+     * @throws ShardCountException   if {@code shards} is negative or above {@link #maxShards()}
+     * @throws IllegalStateException if a rebalance is already running, or the map is closed
+     */
+    public RebalanceStatus startRebalanceOnline(int shards) {
+        return startRebalanceOnline(shards, RebalanceOptions.defaults());
+    }
+
+    /**
+     * Starts changing the shard count, and returns at once. With {@link RebalanceOptions#background(boolean)} a
+     * daemon thread moves the entries until done; otherwise they move when {@link #advanceRebalance(long)} is
+     * called. Every operation of the map, its views and iterators behave meanwhile exactly as without a rebalance:
+     * a key is in its old shard or in its new one, never both, and every operation looks where it is.
+     *
+     * @param shards  the new shard count; 0 means {@value #DEFAULT_SHARDS}
+     * @param options batch size, maximum pause, background thread, progress listener
+     * @return the status right after the start ({@code IDLE} if the count did not change)
+     * @throws ShardCountException   if {@code shards} is negative or above {@link #maxShards()}
+     * @throws IllegalStateException if a rebalance is already running, or the map is closed
+     */
+    public RebalanceStatus startRebalanceOnline(int shards, RebalanceOptions options) {
+        requireNonNull(options, "options");
+        return engine.startRebalance(validRebalanceTarget(shards), options);
+    }
+
+    /**
+     * Moves up to {@code budget} entries of the running rebalance, in steps bounded by its options, and finishes
+     * it when none is left. Any number of threads may call it at once; without a running rebalance it does
+     * nothing.
+     *
+     * @param budget most entries to move, positive
+     * @return the status afterwards
+     * @throws IllegalArgumentException if {@code budget} is not positive
+     * @throws IllegalStateException    if the map is closed
+     * @throws io.starshard.offheap.OffHeapMemoryExhaustedException if a new shard needs memory the budget refuses
+     *                                  (the entry stays where it was)
+     */
+    public RebalanceStatus advanceRebalance(long budget) {
+        if (budget < 1) {
+            throw new IllegalArgumentException("budget must be at least 1 entry, was " + budget);
+        }
+        return engine.advanceRebalance(budget);
+    }
+
+    /**
+     * Where the running rebalance stands, or the last one if none runs.
+     *
+     * @return the status
+     */
+    public RebalanceStatus rebalanceStatus() {
+        return engine.rebalanceStatus();
+    }
+
+    /**
+     * Waits until no rebalance runs, e.g. for one moved by a background thread.
+     *
+     * @param timeout how long at most
+     * @return true if none runs, false on timeout or interrupt
+     * @throws IllegalStateException if the map is closed
+     */
+    public boolean awaitRebalance(java.time.Duration timeout) {
+        requireNonNull(timeout, "timeout");
+        return engine.awaitRebalance(Math.max(0, timeout.toNanos()));
+    }
+
+    private int validRebalanceTarget(int shards) {
+        engine.checkUsable();   // a closed map says so before judging the count
+        final int requested = requestedShards(shards, maxShards);
+        if (requested > maxShards) {
+            throw new ShardCountException(requested, maxShards);
+        }
+        return requested;
+    }
+
+    // =========================================================================================================
     // Shards, stats, configuration, lifecycle
     // =========================================================================================================
 

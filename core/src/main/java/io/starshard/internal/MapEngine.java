@@ -2,6 +2,9 @@ package io.starshard.internal;
 
 import io.starshard.BatchWriteException;
 import io.starshard.MemoryStats;
+import io.starshard.RebalanceOptions;
+import io.starshard.RebalanceReport;
+import io.starshard.RebalanceStatus;
 import io.starshard.ShardStats;
 import io.starshard.codec.Codec;
 import io.starshard.internal.ThreadContext.Frame;
@@ -46,12 +49,14 @@ public final class MapEngine<K, V> {
     private final ShardTable shards;
     private final ReadProtocol reads;
     private final WriteCore core;
+    private final Rebalancer rebalancer;
 
     private MapEngine(EntryCodec<K, V> codec, ShardTable shards) {
         this.codec = codec;
         this.shards = shards;
         this.reads = new ReadProtocol(shards);
         this.core = new WriteCore(shards, codec);
+        this.rebalancer = new Rebalancer(shards);
     }
 
     /**
@@ -622,12 +627,15 @@ public final class MapEngine<K, V> {
      */
     public int retain(BiPredicate<? super K, ? super V> keep) {
         final ThreadContext ctx = shards.openContext();
-        return (int) shards.forEachShard(true, (index, segment) -> {
+        return (int) shards.forEachRange(true, (segment, from, to) -> {
             final Frame f = ctx.push();
             ctx.enterLocked(shards);
             try {
                 int removed = 0;
                 for (int slot = segment.nextFull(0); slot >= 0; slot = segment.nextFull(slot + 1)) {
+                    if (!ShardTable.routesInto(segment.hashAt(slot), from, to)) {
+                        continue;
+                    }
                     final K key = codec.decodeKey(f.key, 0, segment.readKey(slot, f.key, 0));
                     final V value = codec.decodeRead(f, segment.readValue(slot, f.read, 0));
                     if (!keep.test(key, value)) {
@@ -644,32 +652,44 @@ public final class MapEngine<K, V> {
         });
     }
 
-    /** Removes every entry, shard by shard. */
+    /** Removes every entry, shard range by shard range. */
     public void clear() {
         shards.openContext();
-        shards.forEachShard(true, (index, segment) -> {
-            final int removed = segment.size();
-            segment.clear();
+        shards.forEachRange(true, (segment, from, to) -> {
+            int removed = 0;
+            if (from == 0 && to == ShardTable.ROUTING_END) {
+                removed = segment.size();
+                segment.clear();
+            } else {
+                for (int slot = segment.nextFull(0); slot >= 0; slot = segment.nextFull(slot + 1)) {
+                    if (ShardTable.routesInto(segment.hashAt(slot), from, to)) {
+                        segment.removeAt(slot);
+                        removed++;
+                    }
+                }
+            }
             shards.removed(removed);
             return removed;
         });
     }
 
     // =========================================================================================================
-    // Iteration support: raw records per shard, decoded by the caller outside every lock
+    // Iteration support: raw records per shard range, decoded by the caller outside every lock
     // =========================================================================================================
 
     /**
-     * Copies shard {@code index}'s entries as exported records (see {@code RecordDescriptor}) into {@code out},
-     * under the shard's read lock.
+     * Copies, as exported records (see {@code RecordDescriptor}) into {@code out} from offset 0, every entry
+     * whose routing bits lie between {@code boundary} and the end of the shard range that contains it, under the
+     * locks of that range's shards. Iterators step through the map this way, by hash position, so that a change
+     * of shard count between two steps neither repeats nor skips a key.
      *
-     * @param index the shard
-     * @param out   destination, expanded as needed
-     * @return bytes written
+     * @param boundary where to start, a routing value in {@code [0, 2^32)}
+     * @param out      destination, expanded as needed
+     * @return the next boundary ({@code 2^32} at the end) {@code << 31 | bytes written}
      */
-    public int exportShard(int index, ExpandableArrayBuffer out) {
-        shards.context();
-        return shards.exportShard(index, out);
+    public long exportFrom(long boundary, ExpandableArrayBuffer out) {
+        shards.openContext();
+        return shards.exportFrom(boundary, out);
     }
 
     /**
@@ -718,6 +738,65 @@ public final class MapEngine<K, V> {
     public int shardCount() {
         shards.openContext();
         return shards.shardCount();
+    }
+
+    // =========================================================================================================
+    // Rebalance
+    // =========================================================================================================
+
+    /**
+     * Changes the shard count in the calling thread and reports.
+     *
+     * @param target the new count, already validated
+     * @return the report
+     */
+    public RebalanceReport rebalanceTo(int target) {
+        return rebalancer.rebalanceTo(shards.openContext(), target);
+    }
+
+    /**
+     * Starts moving to {@code target} shards.
+     *
+     * @param target  the new count, already validated
+     * @param options how to move
+     * @return the status right after the start
+     */
+    public RebalanceStatus startRebalance(int target, RebalanceOptions options) {
+        shards.openContext();
+        rebalancer.start(target, options);
+        return rebalancer.status();
+    }
+
+    /**
+     * Moves up to {@code budget} entries of the running rebalance.
+     *
+     * @param budget entries, positive
+     * @return the status afterwards
+     */
+    public RebalanceStatus advanceRebalance(long budget) {
+        rebalancer.advance(shards.openContext(), budget);
+        return rebalancer.status();
+    }
+
+    /**
+     * Where the running (or last) rebalance stands.
+     *
+     * @return the status
+     */
+    public RebalanceStatus rebalanceStatus() {
+        shards.openContext();
+        return rebalancer.status();
+    }
+
+    /**
+     * Waits until no rebalance runs.
+     *
+     * @param timeoutNanos how long at most
+     * @return true if none runs
+     */
+    public boolean awaitRebalance(long timeoutNanos) {
+        shards.openContext();
+        return rebalancer.await(timeoutNanos);
     }
 
     /**

@@ -3,6 +3,7 @@ package io.starshard.internal;
 import io.starshard.internal.ThreadContext.Frame;
 import io.starshard.offheap.EpochDomain;
 import io.starshard.offheap.Segment;
+import io.starshard.offheap.SegmentClosedException;
 
 /**
  * The one read protocol of the map: every key read (object, {@code long}, batch, presence) goes through it.
@@ -108,29 +109,30 @@ final class ReadProtocol {
      * Reads one key.
      *
      * @param f       the operation's frame (null for the {@code long} reads, which need none)
-     * @param missing the result when the key's shard does not exist; also what {@code op} returns when the key
-     *                is absent
+     * @param missing the result when the key is absent; {@code op} returns it for an absent key too
      * @return the result of {@code op}
      * @throws IllegalStateException if the map is closed (also when it closes during the read)
      */
     long read(ThreadContext ctx, KeyRead op, Frame f, long hash, long missing) {
         final EpochDomain.Reader reader = ctx.reader;
-        final Shard shard;
-        final long result;
-        reader.enter();
-        try {
-            shards.checkOpen();
-            shard = shards.shardFor(hash);
-            if (shard == null) {
-                return missing;
+        while (true) {
+            final ShardTable.Layout l;
+            final long result;
+            reader.enter();
+            try {
+                shards.checkOpen();
+                l = shards.layout();
+                result = attemptKey(l, op, f, hash, missing);
+            } catch (IllegalStateException e) {
+                throw shards.closedOr(e);
+            } finally {
+                reader.exit();
             }
-            result = attempt(shard, op, f, hash, missing);
-        } catch (IllegalStateException e) {
-            throw shards.closedOr(e);
-        } finally {
-            reader.exit();
+            final long trusted = result != CONTENDED ? result : lockedRead(ctx, l, op, f, hash, missing);
+            if (shards.layout() == l) {   // else a rebalance started or ended meanwhile: route again
+                return trusted;
+            }
         }
-        return result != CONTENDED ? result : lockedRead(ctx, shard, op, f, hash, missing);
     }
 
     /**
@@ -145,19 +147,18 @@ final class ReadProtocol {
         int i = offset;
         while (i < end) {
             // not min(end, i + 64): near the largest arrays that sum would overflow and the loop never end
+            final int sectionStart = i;
             final int sectionEnd = end - i > KEYS_PER_READ_SECTION ? i + KEYS_PER_READ_SECTION : end;
-            Shard contended = null;
-            long contendedHash = 0;
+            final ShardTable.Layout l;
+            boolean contended = false;
             reader.enter();
             try {
                 shards.checkOpen();
+                l = shards.layout();
                 for (; i < sectionEnd; i++) {
-                    final long hash = codec.hashLong(keys[i]);
-                    final Shard shard = shards.shardFor(hash);
-                    final long value = shard == null ? missing : attempt(shard, LONG_VALUE, null, hash, missing);
+                    final long value = attemptKey(l, LONG_VALUE, null, codec.hashLong(keys[i]), missing);
                     if (value == CONTENDED) {
-                        contended = shard;
-                        contendedHash = hash;
+                        contended = true;
                         break;
                     }
                     values[i] = value;
@@ -167,11 +168,35 @@ final class ReadProtocol {
             } finally {
                 reader.exit();
             }
-            if (contended != null) {
-                values[i] = lockedRead(ctx, contended, LONG_VALUE, null, contendedHash, missing);
+            if (contended) {
+                values[i] = lockedRead(ctx, l, LONG_VALUE, null, codec.hashLong(keys[i]), missing);
                 i++;
             }
+            if (shards.layout() != l) {
+                i = sectionStart;   // a rebalance started or ended meanwhile: read this section's keys again
+            }
         }
+    }
+
+    /**
+     * The optimistic read of one key under layout {@code l}: during a rebalance its previous shard first, then its
+     * active one (keys only move from previous to active, so this order cannot miss a key present throughout).
+     *
+     * @return the result, or {@link #CONTENDED} if it cannot be trusted
+     */
+    private static long attemptKey(ShardTable.Layout l, KeyRead op, Frame f, long hash, long missing) {
+        final Migration m = l.migration;
+        if (m != null) {
+            final Shard previous = m.previousFor(hash);
+            if (previous != null) {
+                final long result = attempt(previous, op, f, hash, missing);
+                if (result != missing) {
+                    return result;   // found, or CONTENDED
+                }
+            }
+        }
+        final Shard active = ShardTable.activeFor(l, hash);
+        return active == null ? missing : attempt(active, op, f, hash, missing);
     }
 
     /** Stamp, optimistic read, validate: the result, or {@link #CONTENDED} if it cannot be trusted. */
@@ -180,19 +205,38 @@ final class ReadProtocol {
         if (stamp == 0) {
             return CONTENDED;
         }
-        final long result = op.optimisticRead(shard.segment, f, hash, missing);
+        final long result;
+        try {
+            result = op.optimisticRead(shard.segment, f, hash, missing);
+        } catch (SegmentClosedException e) {
+            return CONTENDED;   // released by close() or by a finished rebalance: decided under the lock
+        }
         return shard.validate(stamp) ? result : CONTENDED;
     }
 
-    /** The fallback: the read under the shard's read lock, never inside a section. */
-    private long lockedRead(ThreadContext ctx, Shard shard, KeyRead op, Frame f, long hash, long missing) {
+    /** The fallback: the key read under its shards' read locks (previous, then active), never inside a section. */
+    private long lockedRead(ThreadContext ctx, ShardTable.Layout l, KeyRead op, Frame f, long hash, long missing) {
         if (ctx.reader.inSection()) {
             throw new IllegalStateException("a shard lock must not be taken inside a read section");
         }
+        final Migration m = l.migration;
+        final Shard previous = m == null ? null : m.previousFor(hash);
+        if (previous != null) {
+            final long result = lockedRead(previous, op, f, hash, missing);
+            if (result != missing) {
+                return result;
+            }
+        }
+        final Shard active = ShardTable.activeFor(l, hash);
+        return active == null ? missing : lockedRead(active, op, f, hash, missing);
+    }
+
+    private long lockedRead(Shard shard, KeyRead op, Frame f, long hash, long missing) {
         final long stamp = shard.readLock();
         try {
             shards.checkOpen();
-            return op.lockedRead(shard.segment, f, hash, missing);
+            // A segment released by a finished rebalance was empty: its keys are all in the active shards.
+            return shard.segment.isClosed() ? missing : op.lockedRead(shard.segment, f, hash, missing);
         } finally {
             shard.unlockRead(stamp);
         }

@@ -20,6 +20,13 @@ final class Shard extends StampedLock {
     /** The shard's storage; its memory is released under the write lock when the map closes. */
     final transient Segment segment;
 
+    /**
+     * Set, under this shard's lock, once this shard is the previous shard of a rebalance and its last entry has
+     * left it. Nothing is inserted into a previous shard, so a drained shard stays empty: readers and writers skip
+     * it without locking it.
+     */
+    transient volatile boolean drained;
+
     Shard(Segment segment) {
         this.segment = segment;
     }

@@ -2,6 +2,7 @@ package io.starshard.internal;
 
 import io.starshard.MemoryStats;
 import io.starshard.ShardStats;
+import io.starshard.internal.ThreadContext.Frame;
 import io.starshard.offheap.EpochDomain;
 import io.starshard.offheap.KeyHasher;
 import io.starshard.offheap.OffHeapMemory;
@@ -13,17 +14,30 @@ import org.agrona.ExpandableArrayBuffer;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.lang.ref.Cleaner;
-import java.util.Arrays;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
- * The shards of one map: the shard array, routing of a hash to its shard, lazy creation, the entry count, the
- * closed flag and {@link #close}.
+ * The shards of one map: the shard arrays and their routing, lazy creation, the entry count, the closed flag and
+ * {@link #close}, whole-map operations shard range by shard range, stats and invariants.
  *
  * <h2>Implementation notes</h2>
  * <ul>
+ *   <li><b>Layout.</b> Everything routes through one immutable {@link Layout}: the active shard array and, while
+ *       a rebalance runs, the {@link Migration} with the previous array. A change of layout (a rebalance starting
+ *       or finishing) publishes a new object, so a reader or writer always sees a consistent pair; each operation
+ *       checks after its read or under its lock that the layout is still the one it routed by, and otherwise
+ *       routes again.</li>
  *   <li><b>Routing.</b> The high 32 bits of a key's hash pick the shard by multiply-shift
- *       ({@link KeyHasher#shardIndex}); the segment uses the low bits, so the two choices are independent.</li>
+ *       ({@link KeyHasher#shardIndex}); the segment uses the low bits, so the two choices are independent. Shard
+ *       ranges are contiguous in the hash space ({@link KeyHasher#shardStart}), which is what lets whole-map
+ *       operations and iterators walk the map by hash range, unaffected by a change of shard count.</li>
+ *   <li><b>During a rebalance</b> a key is either in its previous shard or in its active one, never both. A
+ *       writer locks the previous shard first, moves the key (as raw bytes) into the active shard if it is still
+ *       there, then works on the active shard alone: the write core never sees a migration. A reader looks in the
+ *       previous shard first, then in the active one; since keys only ever move from previous to active, that
+ *       order cannot miss a key that is present throughout the read. Locks are always taken previous before
+ *       active, and at most one active shard at a time by writers and movers, so no two threads wait for each
+ *       other in a cycle.</li>
  *   <li><b>Lazy shards.</b> A shard is created by the first write routed to it (a CAS into the array); reads,
  *       removals of absent keys and statistics never create one.</li>
  *   <li><b>Close.</b> {@link #close} sets the flag, releases every segment under its write lock and waits for
@@ -35,15 +49,33 @@ import java.util.concurrent.atomic.LongAdder;
  * </ul>
  */
 final class ShardTable {
+    /** The end of the hash space, as routing bits: {@code KeyHasher.shardStart(count, count)}. */
+    static final long ROUTING_END = 1L << 32;
+
     private static final System.Logger LOG = System.getLogger("io.starshard.ShardedHashMap");
     private static final Cleaner LEAK_CLEANER = Cleaner.create();
     private static final VarHandle SHARDS = MethodHandles.arrayElementVarHandle(Shard[].class);
 
-    private final Shard[] shards;
-    private final int shardCount;
+    /** The shard arrays everything routes by; replaced as a whole when a rebalance starts or finishes. */
+    static final class Layout {
+        final Shard[] active;
+        final int count;
+        /** The rebalance in progress, or null. */
+        final Migration migration;
+
+        Layout(Shard[] active, Migration migration) {
+            this.active = active;
+            this.count = active.length;
+            this.migration = migration;
+        }
+    }
+
     private final SegmentSpec spec;
     private final OffHeapMemory memory;
     private final EpochDomain epochs = EpochDomain.shared();
+    /** Serialises the layout changes with each other and with {@link #close}. */
+    final Object lifecycle = new Object();
+    private volatile Layout layout;
     /** Live entries; updated under the shard locks, so exact whenever no write is in flight. */
     private final LongAdder size = new LongAdder();
     private volatile boolean closed;
@@ -51,22 +83,26 @@ final class ShardTable {
     private volatile String closedMessage = "map is closed";
 
     ShardTable(int shardCount, SegmentSpec spec, OffHeapMemory memory) {
-        this.shardCount = shardCount;
         this.spec = spec;
         this.memory = memory;
-        this.shards = new Shard[shardCount];
+        this.layout = new Layout(new Shard[shardCount], null);
+    }
+
+    Layout layout() {
+        return layout;
+    }
+
+    /** Publishes a new layout; called by the rebalancer under {@link #lifecycle}. */
+    void publish(Layout next) {
+        layout = next;
     }
 
     int shardCount() {
-        return shardCount;
+        return layout.count;
     }
 
     OffHeapMemory memory() {
         return memory;
-    }
-
-    SegmentSpec spec() {
-        return spec;
     }
 
     // =========================================================================================================
@@ -117,43 +153,106 @@ final class ShardTable {
     // Routing and locking
     // =========================================================================================================
 
-    Shard shardAt(int index) {
+    static Shard shardAt(Shard[] shards, int index) {
         return (Shard) SHARDS.getAcquire(shards, index);
     }
 
-    /** The shard {@code hash} routes to, or null if no write has created it yet. */
-    Shard shardFor(long hash) {
-        return shardAt(KeyHasher.shardIndex(hash, shardCount));
+    /** The active shard {@code hash} routes to under {@code l}, or null if no write has created it yet. */
+    static Shard activeFor(Layout l, long hash) {
+        return shardAt(l.active, KeyHasher.shardIndex(hash, l.count));
     }
 
     /**
-     * Takes the write lock of the shard {@code hash} routes to, and checks that the map is open under it.
-     * Pair with {@link #unlockWrite(Shard)} in {@code finally}.
+     * Takes the write lock of the active shard the key in {@code f} routes to, and checks under it that the map is
+     * open and the layout unchanged. During a rebalance, first moves the key from its previous shard if it is
+     * still there, so that the caller finds every key of its shard in the active segment. Pair with
+     * {@link #unlockWrite(Shard)} in {@code finally}.
      *
      * @param create whether to create the shard if it does not exist (a write that may insert)
-     * @return the locked shard, or null if it does not exist and {@code create} is false
+     * @return the locked shard, or null if it does not exist, {@code create} is false and the key is nowhere
      * @throws IllegalStateException if the map is closed, or if called inside a read section (a writer there could
      *                               wait forever for a grace period that waits for this very section)
+     * @throws io.starshard.offheap.OffHeapMemoryExhaustedException if moving the key needs memory the budget
+     *                               refuses (nothing changed)
      */
-    Shard lockForWrite(ThreadContext ctx, long hash, boolean create) {
+    Shard lockForWrite(ThreadContext ctx, Frame f, boolean create) {
         if (ctx.reader.inSection()) {
             throw new IllegalStateException("a shard lock must not be taken inside a read section");
         }
-        final int index = KeyHasher.shardIndex(hash, shardCount);
-        Shard shard = shardAt(index);
+        while (true) {
+            final Layout l = layout;
+            final Migration m = l.migration;
+            final Shard previous = m == null ? null : m.previousFor(f.hash);
+            final Shard locked = previous == null ? lockActive(l, f.hash, create)
+                : lockMovingKey(l, m, previous, f, create);
+            if (locked != RETRY) {
+                return locked;
+            }
+        }
+    }
+
+    /** Marks "the layout changed while locking: route again". */
+    private static final Shard RETRY = new Shard(null);
+
+    /** {@link #lockForWrite} when the key has no previous shard to come from. */
+    private Shard lockActive(Layout l, long hash, boolean create) {
+        final int index = KeyHasher.shardIndex(hash, l.count);
+        Shard shard = shardAt(l.active, index);
         if (shard == null) {
             if (!create) {
                 checkOpen();
-                return null;
+                return layout == l ? null : RETRY;
             }
-            shard = createShard(index);
+            shard = createShard(l.active, index);
         }
         shard.writeLock();
-        if (closed) {
+        if (closed || layout != l) {
             shard.tryUnlockWrite();
-            throw closedException();
+            checkOpen();
+            return RETRY;
         }
         return shard;
+    }
+
+    /** {@link #lockForWrite} during a rebalance: the key may still be in its previous shard. */
+    private Shard lockMovingKey(Layout l, Migration m, Shard previous, Frame f, boolean create) {
+        previous.writeLock();
+        try {
+            if (closed || layout != l) {
+                checkOpen();
+                return RETRY;
+            }
+            final Segment from = previous.segment;
+            final int slot = previous.drained ? Segment.NOT_FOUND : from.find(f.hash, f.key, 0, f.keyLength);
+            if (slot < 0) {
+                return lockActive(l, f.hash, create);   // not here: the previous lock is no longer needed
+            }
+            final int index = KeyHasher.shardIndex(f.hash, l.count);
+            final Shard existing = shardAt(l.active, index);
+            final Shard active = existing != null ? existing : createShard(l.active, index);
+            active.writeLock();
+            try {
+                checkOpen();   // close() may have released the active shard before this lock
+                final int valueLength = from.readValue(slot, f.read, 0);
+                active.segment.insert(f.hash, f.key, 0, f.keyLength, f.read, 0, valueLength);
+                from.removeAt(slot);
+                m.moved(f.keyLength, valueLength);
+                markIfDrained(previous);
+                return active;
+            } catch (RuntimeException | Error e) {
+                active.tryUnlockWrite();   // insert refused (budget): nothing moved
+                throw e;
+            }
+        } finally {
+            previous.tryUnlockWrite();
+        }
+    }
+
+    /** Under {@code previous}'s lock: a previous shard that has lost its last entry is drained for good. */
+    static void markIfDrained(Shard previous) {
+        if (previous.segment.size() == 0) {
+            previous.drained = true;
+        }
     }
 
     /** Releases a lock taken by {@link #lockForWrite}. */
@@ -161,7 +260,8 @@ final class ShardTable {
         shard.tryUnlockWrite();
     }
 
-    private Shard createShard(int index) {
+    /** The active shard at {@code index} of {@code shards}, created if needed. */
+    Shard createShard(Shard[] shards, int index) {
         checkOpen();
         final Shard fresh = new Shard(new Segment(spec, memory, epochs));
         final Shard witness = (Shard) SHARDS.compareAndExchange(shards, index, null, fresh);
@@ -199,136 +299,228 @@ final class ShardTable {
     }
 
     // =========================================================================================================
-    // Whole-shard operations
+    // Whole-map operations, shard range by shard range
     // =========================================================================================================
 
-    /** Work on one segment under its shard's lock. */
+    /** Work on the entries of one segment whose routing bits lie in a range, under the segment's shard lock. */
     @FunctionalInterface
-    interface SegmentTask {
+    interface RangeTask {
         /**
-         * @param index   the shard index
-         * @param segment the shard's segment, locked for the duration of the call
-         * @return a count the caller sums (entries removed, visited, ...)
+         * @param segment     a segment of the group, locked for the duration of the call
+         * @param routingFrom first routing value (high 32 hash bits) to act on
+         * @param routingTo   end of the routing values to act on; the segment may hold entries outside the range
+         *                    (a previous segment of a rebalance), which the task must leave alone
+         * @return a count the caller sums
          */
-        long run(int index, Segment segment);
+        long run(Segment segment, long routingFrom, long routingTo);
     }
 
+    /** Whether {@code hash}'s routing bits lie in {@code [routingFrom, routingTo)}. */
+    static boolean routesInto(long hash, long routingFrom, long routingTo) {
+        final long routing = KeyHasher.routingBits(hash);
+        return routing >= routingFrom && routing < routingTo;
+    }
+
+    /** Marks "the layout changed before the group was locked". */
+    private static final long STALE = Long.MIN_VALUE;
+
     /**
-     * Runs {@code task} on every existing shard in index order, each under its lock (write or read), checking
-     * that the map is open under every lock. Per-shard consistent, not a snapshot of the whole map.
+     * Runs {@code task} on every entry of the map, one active shard's range at a time: for each range, under the
+     * locks of the active shard and of the previous shards that feed it (previous first, in index order), so the
+     * task sees every key of the range exactly once even while a rebalance moves keys. Per-range consistent, not
+     * a snapshot of the whole map. A range whose shards do not exist is skipped.
      *
      * @return the sum of the task's results
      */
-    long forEachShard(boolean write, SegmentTask task) {
+    long forEachRange(boolean write, RangeTask task) {
         checkOpen();   // also when no shard exists yet
         long sum = 0;
-        for (int i = 0; i < shardCount; i++) {
-            final Shard shard = shardAt(i);
-            if (shard != null) {
-                sum += onShard(shard, i, write, task);
+        long boundary = 0;
+        while (boundary < ROUTING_END) {
+            final Layout l = layout;
+            final int index = (int) ((boundary * l.count) >>> 32);
+            final long end = KeyHasher.shardStart(index + 1, l.count);
+            final long result = onRange(l, index, boundary, end, write, task);
+            if (result != STALE) {
+                sum += result;
+                boundary = end;
             }
         }
         return sum;
     }
 
-    /** Runs {@code task} on shard {@code index} under its read lock; 0 if the shard does not exist. */
-    long onShard(int index, SegmentTask task) {
-        checkOpen();
-        final Shard shard = shardAt(index);
-        return shard == null ? 0 : onShard(shard, index, false, task);
-    }
-
-    private long onShard(Shard shard, int index, boolean write, SegmentTask task) {
-        final long stamp = write ? shard.writeLock() : shard.readLock();
-        try {
-            checkOpen();
-            return task.run(index, shard.segment);
-        } finally {
-            shard.unlock(stamp);
+    /**
+     * Exports, as records, every entry whose routing bits are in {@code [boundary, end of its active shard's range)}
+     * into {@code out} from offset 0. The iterators' step: resuming at a hash position, not at a shard index, stays
+     * exact when the shard count changes between two steps.
+     *
+     * @return the next boundary (up to {@link #ROUTING_END}) {@code << 31 | bytes written}
+     */
+    long exportFrom(long boundary, ExpandableArrayBuffer out) {
+        final int[] written = new int[1];
+        while (true) {
+            final Layout l = layout;
+            final int index = (int) ((boundary * l.count) >>> 32);
+            final long end = KeyHasher.shardStart(index + 1, l.count);
+            written[0] = 0;
+            final long result = onRange(l, index, boundary, end, false, (segment, from, to) -> {
+                final long r = segment.exportRange(0, Integer.MAX_VALUE, out, written[0],
+                    Integer.MAX_VALUE - 16 - written[0], from, to);
+                written[0] += Segment.exportBytes(r);
+                return 0;
+            });
+            if (result != STALE) {
+                return end << 31 | written[0];
+            }
         }
     }
 
     /**
-     * Copies every entry of shard {@code index} as exported records into {@code out}, under the shard's read lock.
-     *
-     * @return bytes written
+     * Locks the group of active shard {@code index} of {@code l} (the previous shards that feed it, in index order,
+     * then the active shard) and runs {@code task} on each of its segments; or {@link #STALE} if the layout
+     * changed before the group was locked. Drained and never-created shards are skipped.
      */
-    int exportShard(int index, ExpandableArrayBuffer out) {
-        return (int) onShard(index,
-            (i, segment) -> Segment.exportBytes(segment.exportRange(0, Integer.MAX_VALUE, out, 0, Integer.MAX_VALUE - 16)));
+    private long onRange(Layout l, int index, long routingFrom, long routingTo, boolean write, RangeTask task) {
+        final Migration m = l.migration;
+        final int first = m == null ? 0 : m.firstPreviousOverlapping(routingFrom);
+        final int previousCount = m == null ? 0 : m.lastPreviousOverlapping(routingTo) - first + 1;
+        final Shard[] group = new Shard[previousCount + 1];
+        final long[] stamps = new long[previousCount + 1];
+        for (int k = 0; k < previousCount; k++) {
+            final Shard previous = shardAt(m.previous, first + k);
+            group[k] = previous == null || previous.drained ? null : previous;
+        }
+        group[previousCount] = shardAt(l.active, index);
+        int locked = 0;
+        try {
+            for (; locked < group.length; locked++) {
+                final Shard shard = group[locked];
+                if (shard != null) {
+                    stamps[locked] = write ? shard.writeLock() : shard.readLock();
+                }
+            }
+            checkOpen();
+            if (layout != l) {
+                return STALE;
+            }
+            long sum = 0;
+            for (int k = 0; k < previousCount; k++) {
+                if (group[k] != null) {
+                    sum += task.run(group[k].segment, routingFrom, routingTo);
+                    markIfDrained(group[k]);
+                }
+            }
+            final Shard active = group[previousCount];
+            if (active != null) {
+                // Every entry of an active shard routes into its own range: a range that covers it all is the
+                // whole space for this segment, which lets the task skip its per-entry routing test.
+                final boolean whole = routingFrom <= KeyHasher.shardStart(index, l.count)
+                    && routingTo >= KeyHasher.shardStart(index + 1, l.count);
+                sum += whole ? task.run(active.segment, 0, ROUTING_END) : task.run(active.segment, routingFrom, routingTo);
+            }
+            return sum;
+        } finally {
+            for (int k = locked - 1; k >= 0; k--) {
+                if (group[k] != null) {
+                    group[k].unlock(stamps[k]);
+                }
+            }
+        }
     }
 
     // =========================================================================================================
     // Stats and invariants
     // =========================================================================================================
 
-    /**
-     * Entries per shard, in shard order; 0 for shards not created yet.
-     *
-     * @return a new array
-     */
+    /** Entries per active shard, counting the keys still in previous shards where they will go. */
     long[] perShardLoad() {
-        final long[] loads = new long[shardCount];
-        forEachShard(false, (index, segment) -> loads[index] = segment.size());
-        return loads;
+        while (true) {
+            final Layout l = layout;
+            final long[] loads = new long[l.count];
+            boolean stale = false;
+            for (int i = 0; i < l.count && !stale; i++) {
+                final long load = onRange(l, i, KeyHasher.shardStart(i, l.count), KeyHasher.shardStart(i + 1, l.count),
+                    false, Segment::entriesInRouting);
+                stale = load == STALE;
+                loads[i] = load;
+            }
+            if (!stale) {
+                return loads;
+            }
+        }
     }
 
-    /**
-     * Shards whose storage exists.
-     *
-     * @return the count
-     */
+    /** Active shards whose storage exists. */
     int initializedShards() {
+        final Layout l = layout;
         int n = 0;
-        for (int i = 0; i < shardCount; i++) {
-            if (shardAt(i) != null) {
+        for (int i = 0; i < l.count; i++) {
+            if (shardAt(l.active, i) != null) {
                 n++;
             }
         }
         return n;
     }
 
-    /**
-     * The spread of entries over shards.
-     *
-     * @return the stats
-     */
     ShardStats shardStats() {
         final long[] loads = perShardLoad();
-        final int initialized = initializedShards();
-        final long total = Arrays.stream(loads).sum();
-        final long max = Arrays.stream(loads).max().orElse(0);
-        final int empty = (int) Arrays.stream(loads).filter(load -> load == 0).count();
-        return new ShardStats(loads.length, initialized, empty, (double) total / loads.length, max);
+        long total = 0;
+        long max = 0;
+        int empty = 0;
+        for (long load : loads) {
+            total += load;
+            max = Math.max(max, load);
+            if (load == 0) {
+                empty++;
+            }
+        }
+        return new ShardStats(loads.length, initializedShards(), empty, (double) total / loads.length, max);
     }
 
-    /**
-     * Off-heap memory; also answers after close (then everything has been freed).
-     *
-     * @return the stats
-     */
+    /** Off-heap memory over every segment, active and previous; answers after close too. */
     MemoryStats memoryStats() {
         if (closed) {
             return new MemoryStats(memory.usedBytes(), memory.budgetBytes(), memory.peakBytes(), 0, 0, 0, 0);
         }
         final long[] sums = new long[4];
-        forEachShard(false, (index, segment) -> {
+        forEachSegment(segment -> {
             final SegmentStats stats = segment.stats();
             sums[0] += stats.tableBytes();
             sums[1] += stats.arenaBytes();
             sums[2] += stats.liveEntryBytes();
             sums[3] += stats.entries();
-            return 0;
         });
         return new MemoryStats(memory.usedBytes(), memory.budgetBytes(), memory.peakBytes(), sums[0], sums[1],
             sums[2], sums[3]);
     }
 
+    /** Runs {@code action} on every existing segment of the current layout, each under its read lock. */
+    private void forEachSegment(java.util.function.Consumer<Segment> action) {
+        final Layout l = layout;
+        final Migration m = l.migration;
+        final Shard[][] arrays = m == null ? new Shard[][] {l.active} : new Shard[][] {m.previous, l.active};
+        for (Shard[] shards : arrays) {
+            for (int i = 0; i < shards.length; i++) {
+                final Shard shard = shardAt(shards, i);
+                if (shard != null) {
+                    final long stamp = shard.readLock();
+                    try {
+                        checkOpen();
+                        if (!shard.segment.isClosed()) {
+                            action.accept(shard.segment);
+                        }
+                    } finally {
+                        shard.unlockRead(stamp);
+                    }
+                }
+            }
+        }
+    }
+
     /**
-     * Checks the map's invariants: each segment's own, every entry in the shard its hash routes to, and the entry
-     * count equal to the segments' sizes. For tests; requires no concurrent writer for the count check.
-     *
-     * @throws IllegalStateException on the first violation
+     * Checks every segment's own invariants, that every entry sits in the shard its hash routes to (its previous
+     * shard during a rebalance, until it is moved), that no key of a previous shard is also in its active shard,
+     * and that the entry count equals the segments' sizes. Needs a moment without writers for the count.
      */
     void checkInvariants() {
         if (closed) {
@@ -338,19 +530,69 @@ final class ShardTable {
             }
             return;
         }
-        final long entries = forEachShard(false, (index, segment) -> {
+        final long entries = forEachRange(false, (segment, from, to) -> {
             segment.verifyInvariants();
-            for (int slot = segment.nextFull(0); slot >= 0; slot = segment.nextFull(slot + 1)) {
-                final int routed = KeyHasher.shardIndex(segment.hashAt(slot), shardCount);
-                if (routed != index) {
-                    throw new IllegalStateException("slot " + slot + " of shard " + index + " holds an entry that"
-                        + " routes to shard " + routed);
-                }
-            }
-            return segment.size();
+            return segment.entriesInRouting(from, to);
         });
+        checkRoutingOfEveryShard(layout);
         if (entries != size()) {
             throw new IllegalStateException("the entry count is " + size() + " but the shards hold " + entries);
+        }
+    }
+
+    /**
+     * Every entry of every active shard routes to it; every entry of a previous shard to that previous shard, and
+     * its key is not also in the active shard it routes to.
+     */
+    private void checkRoutingOfEveryShard(Layout l) {
+        final Migration m = l.migration;
+        for (int pass = m == null ? 1 : 0; pass < 2; pass++) {
+            final Shard[] shards = pass == 0 ? m.previous : l.active;
+            for (int i = 0; i < shards.length; i++) {
+                final Shard shard = shardAt(shards, i);
+                if (shard == null) {
+                    continue;
+                }
+                final long stamp = shard.readLock();
+                try {
+                    if (shard.segment.isClosed()) {
+                        continue;
+                    }
+                    final long outside = shard.segment.size() - shard.segment.entriesInRouting(
+                        KeyHasher.shardStart(i, shards.length), KeyHasher.shardStart(i + 1, shards.length));
+                    if (outside != 0) {
+                        throw new IllegalStateException(outside + " entries of " + (pass == 0 ? "previous" : "active")
+                            + " shard " + i + " of " + shards.length + " route to another shard");
+                    }
+                    if (pass == 0) {
+                        checkNotAlsoActive(l, shard.segment, i);
+                    }
+                } finally {
+                    shard.unlockRead(stamp);
+                }
+            }
+        }
+    }
+
+    /** Under previous shard {@code i}'s read lock: none of its keys is also in its active shard. */
+    private void checkNotAlsoActive(Layout l, Segment previous, int i) {
+        final ExpandableArrayBuffer key = new ExpandableArrayBuffer(64);
+        for (int slot = previous.nextFull(0); slot >= 0; slot = previous.nextFull(slot + 1)) {
+            final long hash = previous.hashAt(slot);
+            final int keyLength = previous.readKey(slot, key, 0);
+            final Shard active = activeFor(l, hash);
+            if (active == null) {
+                continue;
+            }
+            final long stamp = active.readLock();
+            try {
+                if (active.segment.find(hash, key, 0, keyLength) >= 0) {
+                    throw new IllegalStateException("slot " + slot + " of previous shard " + i + " holds a key that"
+                        + " is also in its active shard " + KeyHasher.shardIndex(hash, l.count));
+                }
+            } finally {
+                active.unlockRead(stamp);
+            }
         }
     }
 
@@ -358,8 +600,6 @@ final class ShardTable {
      * Registers {@code owner} (the public map) so that if it becomes unreachable without being closed, its
      * off-heap memory is freed and a warning names where it was created. The cleaning action holds this table,
      * never the owner, or the owner could never become unreachable.
-     *
-     * @param owner the object whose reachability is the map's
      */
     void registerLeakCleaner(Object owner) {
         final Throwable createdAt = new Throwable("the unclosed map was created here");
@@ -390,20 +630,29 @@ final class ShardTable {
         if (ThreadContext.current().holdsLockOf(this)) {
             throw new IllegalStateException("close() called from a function running under this map's lock");
         }
-        synchronized (shards) {
+        synchronized (lifecycle) {
             if (closed) {
                 return;
             }
             closedMessage = message;   // written before the flag: whoever sees the flag sees the message
             closed = true;
-            for (int i = 0; i < shardCount; i++) {
-                final Shard shard = shardAt(i);
-                if (shard != null) {
-                    release(shard);
-                }
+            final Layout l = layout;
+            releaseAll(l.active);
+            if (l.migration != null) {
+                releaseAll(l.migration.previous);
             }
             // Optimistic readers that entered before `closed` was set may still be reading: wait for them.
             epochs.synchronize();
+        }
+    }
+
+    /** Releases every existing shard of {@code shards} under its write lock (memory retired to the epochs). */
+    static void releaseAll(Shard[] shards) {
+        for (int i = 0; i < shards.length; i++) {
+            final Shard shard = shardAt(shards, i);
+            if (shard != null) {
+                release(shard);
+            }
         }
     }
 

@@ -45,7 +45,7 @@ final class WriteCore {
      *         into {@code f.read} when {@code wantPrevious}, or {@link #PRESENT}
      */
     int putVal(ThreadContext ctx, Frame f, boolean onlyIfAbsent, boolean wantPrevious) {
-        final Shard shard = shards.lockForWrite(ctx, f.hash, true);
+        final Shard shard = shards.lockForWrite(ctx, f, true);
         try {
             final Segment segment = shard.segment;
             final int slot = segment.find(f.hash, f.key, 0, f.keyLength);
@@ -71,7 +71,7 @@ final class WriteCore {
      *         when {@code wantPrevious} (else {@link #PRESENT})
      */
     int replaceNode(ThreadContext ctx, Frame f, boolean remove, Object expected, boolean wantPrevious) {
-        final Shard shard = shards.lockForWrite(ctx, f.hash, false);
+        final Shard shard = shards.lockForWrite(ctx, f, false);
         if (shard == null) {
             return ABSENT;
         }
@@ -116,7 +116,7 @@ final class WriteCore {
      * @param create whether an absent key may be inserted (creating its shard if needed)
      */
     void remap(ThreadContext ctx, Frame f, Remapping remapping, boolean create) {
-        final Shard shard = shards.lockForWrite(ctx, f.hash, create);
+        final Shard shard = shards.lockForWrite(ctx, f, create);
         if (shard == null) {
             return;
         }

@@ -38,7 +38,16 @@ class ReadProtocolTest {
             engine.putLong(1L, 10L, -1L);
             final ShardTable shards = engine.shardTable();
             final ThreadContext ctx = ThreadContext.current();
-            final Shard shard = shards.lockForWrite(ctx, new KeyHasher(7).hashFixed(1L), false);
+            final ThreadContext.Frame f = ctx.push();
+            final Shard shard;
+            try {
+                f.key.putLong(0, 1L, java.nio.ByteOrder.LITTLE_ENDIAN);
+                f.keyLength = 8;
+                f.hash = new KeyHasher(7).hashFixed(1L);
+                shard = shards.lockForWrite(ctx, f, false);
+            } finally {
+                ctx.pop();
+            }
             final Thread[] reader = new Thread[1];
             final CompletableFuture<Long> read;
             try {
@@ -64,8 +73,12 @@ class ReadProtocolTest {
         final ThreadContext ctx = ThreadContext.current();
         ctx.reader.enter();
         try {
+            final ThreadContext.Frame f = ctx.push();
+            f.hash = 42L;
+            f.keyLength = 1;
             final IllegalStateException e = assertThrows(IllegalStateException.class,
-                () -> engine.shardTable().lockForWrite(ctx, 42L, true));
+                () -> engine.shardTable().lockForWrite(ctx, f, true));
+            ctx.pop();
             assertTrue(e.getMessage().contains("read section"), e.getMessage());
         } finally {
             ctx.reader.exit();

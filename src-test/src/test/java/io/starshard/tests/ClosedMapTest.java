@@ -65,6 +65,10 @@ class ClosedMapTest {
             return (BiConsumer<Long, Long>) (a, b) -> { };
         } else if (type == BiPredicate.class) {
             return (BiPredicate<Long, Long>) (a, b) -> true;
+        } else if (type == java.time.Duration.class) {
+            return java.time.Duration.ofMillis(1);
+        } else if (type == io.starshard.RebalanceOptions.class) {
+            return io.starshard.RebalanceOptions.defaults();
         }
         throw new AssertionError("no plausible argument of " + type.getName() + " for " + m
             + ": add one to ClosedMapTest.mapArgument");
