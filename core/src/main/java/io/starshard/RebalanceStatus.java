@@ -16,9 +16,12 @@ package io.starshard;
  * @param remainingEntries entries still in the previous shards
  * @param remainingBytes   key and value bytes still in the previous shards
  * @param progress         {@code movedEntries / (movedEntries + remainingEntries)}; 1.0 when idle
+ * @param longestStep      the longest time one step of the mover held a shard lock (writers that move their own
+ *                         key hold it for one entry); zero if none ran
  */
 public record RebalanceStatus(State state, int fromShards, int toShards, long movedEntries, long movedBytes,
-                              long remainingEntries, long remainingBytes, double progress) {
+                              long remainingEntries, long remainingBytes, double progress,
+                              java.time.Duration longestStep) {
 
     /** Whether entries are being moved. */
     public enum State {

@@ -116,6 +116,7 @@ class RebalanceTest {
                 assertEquals(from, idle.fromShards());
                 assertEquals(to, idle.toShards());
                 assertEquals(1.0, idle.progress());
+                assertFalse(idle.longestStep().isZero(), "the steps' lock holds are measured");
                 assertContents(model, map);
                 MapInvariants.checkLive(map);
                 randomWrites(map, model, key, value, entries, rnd, 500);

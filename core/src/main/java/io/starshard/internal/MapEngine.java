@@ -85,20 +85,12 @@ public final class MapEngine<K, V> {
         final SegmentSpec base = SegmentSpec.fitsInline(keyWidth, valueWidth)
             ? SegmentSpec.inline(keyWidth, valueWidth, hasher)
             : SegmentSpec.indirect(maxEntryBytes);
-        final SegmentSpec spec = base.withInitialEntries(initialEntriesPerShard(expectedEntries, shardCount));
         final EntryCodec<K, V> codec = new EntryCodec<>(keyType, valueType, keyCodec, valueCodec, hasher,
-            maxEntryBytes, spec.isInline());
-        return new MapEngine<>(codec, new ShardTable(shardCount, spec, new OffHeapMemory(memoryBudget)));
+            maxEntryBytes, base.isInline());
+        return new MapEngine<>(codec, new ShardTable(shardCount, base, expectedEntries,
+            new OffHeapMemory(memoryBudget)));
     }
 
-    /** Entries a shard's first table holds: the expected share plus four standard deviations of slack. */
-    private static int initialEntriesPerShard(long expectedEntries, int shardCount) {
-        if (expectedEntries <= 0) {
-            return SegmentSpec.DEFAULT_INITIAL_ENTRIES;
-        }
-        final double share = (double) expectedEntries / shardCount;
-        return (int) Math.min(Integer.MAX_VALUE / 2, Math.ceil(share + 4 * Math.sqrt(share) + 8));
-    }
 
     // =========================================================================================================
     // Frames: encode before locking

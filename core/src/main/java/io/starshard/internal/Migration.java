@@ -4,6 +4,7 @@ import io.starshard.RebalanceOptions;
 import io.starshard.offheap.KeyHasher;
 
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
@@ -32,6 +33,8 @@ final class Migration {
     final AtomicInteger nextShard = new AtomicInteger();
     final LongAdder movedEntries = new LongAdder();
     final LongAdder movedBytes = new LongAdder();
+    /** The longest time a step held its previous shard's lock, in nanoseconds. */
+    final AtomicLong longestStepNanos = new AtomicLong();
     final long startNanos = System.nanoTime();
     /** How steps are bounded, for every thread that advances this migration. */
     final RebalanceOptions options;

@@ -6,6 +6,7 @@ import io.starshard.RebalanceStatus;
 import io.starshard.internal.ThreadContext.Frame;
 import io.starshard.offheap.KeyHasher;
 import io.starshard.offheap.Segment;
+import io.starshard.offheap.SegmentClosedException;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.AgentRunner;
 import org.agrona.concurrent.AgentTerminationException;
@@ -40,7 +41,7 @@ import java.util.concurrent.locks.LockSupport;
 final class Rebalancer {
     private static final System.Logger LOG = System.getLogger("io.starshard.ShardedHashMap");
     /** How many entries a step moves between two looks at the clock. */
-    private static final int CLOCK_EVERY = 8;
+    private static final int CLOCK_EVERY = 4;
 
     private final ShardTable shards;
     /** The status of the last finished migration, reported while idle; null before the first. */
@@ -74,12 +75,40 @@ final class Rebalancer {
                 return false;
             }
             started = new Migration(l.active, target, options);
-            shards.publish(new ShardTable.Layout(new Shard[target], started));
+            shards.publish(new ShardTable.Layout(newShards(target), started, shards.specFor(target)));
         }
         if (options.background()) {
             startBackground(started);
         }
         return true;
+    }
+
+    /**
+     * The new active array. When the map holds at least one entry per new shard, every shard is created now, in
+     * the starting thread and before anything is published: otherwise the first step to reach each one would
+     * allocate and initialise its table while holding a lock. A sparse map keeps its shards lazy.
+     *
+     * @throws io.starshard.offheap.OffHeapMemoryExhaustedException if they do not fit the budget (nothing started)
+     */
+    private Shard[] newShards(int target) {
+        final Shard[] next = new Shard[target];
+        if (shards.size() < target) {
+            return next;
+        }
+        final ShardTable.Layout preview = new ShardTable.Layout(next, null, shards.specFor(target));
+        try {
+            for (int i = 0; i < target; i++) {
+                shards.createShard(preview, i);
+            }
+        } catch (RuntimeException | Error e) {
+            for (Shard shard : next) {
+                if (shard != null) {
+                    shard.segment.close();   // never published: no reader can see it
+                }
+            }
+            throw e;
+        }
+        return next;
     }
 
     /**
@@ -121,6 +150,7 @@ final class Rebalancer {
     /** One step on previous shard {@code index}: moves entries from its cursor until the budget or the pause. */
     private long step(ShardTable.Layout l, Migration m, Shard previous, int index, long budget, Frame f) {
         previous.writeLock();
+        final long lockedAt = System.nanoTime();
         try {
             shards.checkOpen();
             if (shards.layout() != l || previous.drained) {
@@ -140,7 +170,7 @@ final class Rebalancer {
                     final long hash = from.hashAt(slot);
                     final int target = KeyHasher.shardIndex(hash, l.count);
                     final Shard existing = ShardTable.shardAt(l.active, target);
-                    final Shard active = existing != null ? existing : shards.createShard(l.active, target);
+                    final Shard active = existing != null ? existing : shards.createShard(l, target);
                     if (active != held) {
                         if (held != null) {
                             held.tryUnlockWrite();
@@ -169,7 +199,9 @@ final class Rebalancer {
             ShardTable.markIfDrained(previous);
             return moved;
         } finally {
+            final long held = System.nanoTime() - lockedAt;
             previous.tryUnlockWrite();
+            m.longestStepNanos.accumulateAndGet(held, Math::max);
         }
     }
 
@@ -180,9 +212,9 @@ final class Rebalancer {
             if (shards.isClosed() || shards.layout() != l || !m.allDrained()) {
                 return;
             }
-            shards.publish(new ShardTable.Layout(l.active, null));
+            shards.publish(new ShardTable.Layout(l.active, null, l.spec));
             lastFinished = new RebalanceStatus(RebalanceStatus.State.IDLE, m.previousCount, l.count,
-                m.movedEntries.sum(), m.movedBytes.sum(), 0, 0, 1.0);
+                m.movedEntries.sum(), m.movedBytes.sum(), 0, 0, 1.0, Duration.ofNanos(m.longestStepNanos.get()));
             ShardTable.releaseAll(m.previous);   // emptied; freed once no optimistic reader can be in them
         }
     }
@@ -221,28 +253,27 @@ final class Rebalancer {
         if (m == null) {
             final RebalanceStatus last = lastFinished;
             return last != null ? last
-                : new RebalanceStatus(RebalanceStatus.State.IDLE, l.count, l.count, 0, 0, 0, 0, 1.0);
+                : new RebalanceStatus(RebalanceStatus.State.IDLE, l.count, l.count, 0, 0, 0, 0, 1.0, Duration.ZERO);
         }
         long remaining = 0;
         long remainingBytes = 0;
         for (int i = 0; i < m.previousCount; i++) {
             final Shard previous = ShardTable.shardAt(m.previous, i);
             if (previous != null && !previous.drained) {
-                final long stamp = previous.readLock();
+                // Racy reads of plain counters, no lock: a status must not wait for (or delay) the steps, and a
+                // progress figure may be a step behind. They read Java fields only, never off-heap memory.
                 try {
-                    if (!previous.segment.isClosed()) {
-                        remaining += previous.segment.size();
-                        remainingBytes += previous.segment.payloadBytes();
-                    }
-                } finally {
-                    previous.unlockRead(stamp);
+                    remaining += previous.segment.size();
+                    remainingBytes += previous.segment.payloadBytes();
+                } catch (SegmentClosedException e) {
+                    // released after being drained: nothing remains there
                 }
             }
         }
         final long moved = m.movedEntries.sum();
         final double progress = moved + remaining == 0 ? 1.0 : (double) moved / (moved + remaining);
         return new RebalanceStatus(RebalanceStatus.State.MIGRATING, m.previousCount, l.count, moved,
-            m.movedBytes.sum(), remaining, remainingBytes, progress);
+            m.movedBytes.sum(), remaining, remainingBytes, progress, Duration.ofNanos(m.longestStepNanos.get()));
     }
 
     /**

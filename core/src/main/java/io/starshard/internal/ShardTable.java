@@ -62,15 +62,21 @@ final class ShardTable {
         final int count;
         /** The rebalance in progress, or null. */
         final Migration migration;
+        /** How this layout's shards are created: presized for their share of the expected entries. */
+        final SegmentSpec spec;
 
-        Layout(Shard[] active, Migration migration) {
+        Layout(Shard[] active, Migration migration, SegmentSpec spec) {
             this.active = active;
             this.count = active.length;
             this.migration = migration;
+            this.spec = spec;
         }
     }
 
-    private final SegmentSpec spec;
+    /** The slot format and limits of every segment; the initial capacity depends on the shard count. */
+    private final SegmentSpec baseSpec;
+    /** Entries the map was presized for, or 0. */
+    private final long expectedEntries;
     private final OffHeapMemory memory;
     private final EpochDomain epochs = EpochDomain.shared();
     /** Serialises the layout changes with each other and with {@link #close}. */
@@ -82,10 +88,25 @@ final class ShardTable {
     /** Why the map was closed, for the message of every later call. */
     private volatile String closedMessage = "map is closed";
 
-    ShardTable(int shardCount, SegmentSpec spec, OffHeapMemory memory) {
-        this.spec = spec;
+    ShardTable(int shardCount, SegmentSpec baseSpec, long expectedEntries, OffHeapMemory memory) {
+        this.baseSpec = baseSpec;
+        this.expectedEntries = expectedEntries;
         this.memory = memory;
-        this.layout = new Layout(new Shard[shardCount], null);
+        this.layout = new Layout(new Shard[shardCount], null, specFor(shardCount));
+    }
+
+    /** The segment spec of a layout of {@code shardCount} shards: each presized for its share. */
+    SegmentSpec specFor(int shardCount) {
+        return baseSpec.withInitialEntries(initialEntriesPerShard(expectedEntries, shardCount));
+    }
+
+    /** Entries a shard's first table holds: the expected share plus four standard deviations of slack. */
+    private static int initialEntriesPerShard(long expectedEntries, int shardCount) {
+        if (expectedEntries <= 0) {
+            return SegmentSpec.DEFAULT_INITIAL_ENTRIES;
+        }
+        final double share = (double) expectedEntries / shardCount;
+        return (int) Math.min(Integer.MAX_VALUE / 2, Math.ceil(share + 4 * Math.sqrt(share) + 8));
     }
 
     Layout layout() {
@@ -203,7 +224,7 @@ final class ShardTable {
                 checkOpen();
                 return layout == l ? null : RETRY;
             }
-            shard = createShard(l.active, index);
+            shard = createShard(l, index);
         }
         shard.writeLock();
         if (closed || layout != l) {
@@ -229,7 +250,7 @@ final class ShardTable {
             }
             final int index = KeyHasher.shardIndex(f.hash, l.count);
             final Shard existing = shardAt(l.active, index);
-            final Shard active = existing != null ? existing : createShard(l.active, index);
+            final Shard active = existing != null ? existing : createShard(l, index);
             active.writeLock();
             try {
                 checkOpen();   // close() may have released the active shard before this lock
@@ -260,11 +281,11 @@ final class ShardTable {
         shard.tryUnlockWrite();
     }
 
-    /** The active shard at {@code index} of {@code shards}, created if needed. */
-    Shard createShard(Shard[] shards, int index) {
+    /** The active shard at {@code index} of layout {@code l}, created if needed. */
+    Shard createShard(Layout l, int index) {
         checkOpen();
-        final Shard fresh = new Shard(new Segment(spec, memory, epochs));
-        final Shard witness = (Shard) SHARDS.compareAndExchange(shards, index, null, fresh);
+        final Shard fresh = new Shard(new Segment(l.spec, memory, epochs));
+        final Shard witness = (Shard) SHARDS.compareAndExchange(l.active, index, null, fresh);
         if (witness != null) {
             fresh.segment.close();   // lost the race; never published
             return witness;

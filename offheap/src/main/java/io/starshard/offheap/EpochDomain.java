@@ -61,6 +61,13 @@ public final class EpochDomain {
      */
     static final int MIN_PRUNE_THRESHOLD = 64;
 
+    /**
+     * Blocks at least this large are freed by a background thread instead of the thread that reclaims them: the
+     * operating system takes milliseconds to unmap tens of megabytes, and the reclaiming thread is usually a
+     * writer holding a shard lock (the end of a table growth, the release of an emptied segment).
+     */
+    static final long ASYNC_FREE_BYTES = 1L << 20;
+
     private final ThreadLocal<Reader> readers = ThreadLocal.withInitial(this::register);
     private final Object lock = new Object();
     /** Copy-on-write registry of every thread's reader; replaced under {@link #lock}. */
@@ -69,6 +76,12 @@ public final class EpochDomain {
     private final ArrayDeque<Retired> limbo = new ArrayDeque<>();
     /** Retirements so far, numbering the blocks in {@link #limbo}; guarded by {@link #lock}. */
     private long retirements;
+    /** Blocks no reader can reach, waiting for the releaser thread; guarded by {@link #lock}. */
+    private final ArrayDeque<Retired> releasing = new ArrayDeque<>();
+    /** The block the releaser thread is freeing right now, or null; guarded by {@link #lock}. */
+    private Retired beingReleased;
+    /** The releaser thread, started on first need; guarded by {@link #lock}. */
+    private Thread releaser;
     /** Number of entries in {@link #limbo}; read without the lock by {@link #hasPending()}. */
     private volatile int pending;
     /**
@@ -193,7 +206,11 @@ public final class EpochDomain {
                 Retired r = it.next();
                 if (r.open.allEnded()) {
                     it.remove();
-                    r.memory.free(r.address, r.bytes);
+                    if (r.bytes >= ASYNC_FREE_BYTES) {
+                        releaseLater(r);
+                    } else {
+                        r.memory.free(r.address, r.bytes);
+                    }
                     freed++;
                 }
             }
@@ -226,6 +243,7 @@ public final class EpochDomain {
         }
         for (int rounds = 1; ; rounds++) {
             reclaim();
+            releaseQueued();
             if (open.allEnded() && !hasRetiredAtOrBefore(target)) {
                 return;
             }
@@ -240,7 +258,57 @@ public final class EpochDomain {
                     return true;
                 }
             }
-            return false;
+            return !releasing.isEmpty() || beingReleased != null;
+        }
+    }
+
+    /** Queues a block no reader can reach for the releaser thread; caller holds {@link #lock}. */
+    private void releaseLater(Retired r) {
+        releasing.addLast(r);
+        if (releaser == null) {
+            releaser = new Thread(this::releaseLoop, "starshard-releaser");
+            releaser.setDaemon(true);
+            releaser.start();
+        }
+        lock.notifyAll();
+    }
+
+    /** The releaser thread: frees queued blocks outside the lock, waits when there are none. */
+    private void releaseLoop() {
+        while (true) {
+            final Retired r;
+            synchronized (lock) {
+                while (releasing.isEmpty()) {
+                    try {
+                        lock.wait();
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();   // a daemon: keep serving until the JVM ends
+                    }
+                }
+                r = releasing.pollFirst();
+                beingReleased = r;
+            }
+            try {
+                r.memory.free(r.address, r.bytes);
+            } finally {
+                synchronized (lock) {
+                    beingReleased = null;
+                }
+            }
+        }
+    }
+
+    /** Frees the queued large blocks in the calling thread, so {@link #synchronize()} needs no other thread. */
+    private void releaseQueued() {
+        while (true) {
+            final Retired r;
+            synchronized (lock) {
+                r = releasing.pollFirst();
+            }
+            if (r == null) {
+                return;
+            }
+            r.memory.free(r.address, r.bytes);
         }
     }
 

@@ -31,8 +31,8 @@ package io.starshard.offheap;
 final class TableGrowth {
     /** Groups of the draining table moved per insert. */
     static final int DRAIN_GROUPS_PER_INSERT = 2;
-    /** Control bytes of the prepared table set per insert. */
-    static final int FILL_BYTES_PER_INSERT = 4096;
+    /** Control bytes of the prepared table set to EMPTY per insert. */
+    static final int FILL_BYTES_PER_INSERT = 1024;
     /** A next table with at most this many control bytes is prepared synchronously when it is needed. */
     static final long SYNC_FILL_BYTES = 64 * 1024;
 

@@ -229,4 +229,28 @@ class EpochDomainTest {
             other.reader().exit();
         }
     }
+
+    @Test
+    void largeBlocksAreFreedByTheReleaserAndSynchronizeWaitsForThem() throws InterruptedException {
+        final EpochDomain domain = new EpochDomain();
+        final OffHeapMemory memory = OffHeapMemory.unlimited();
+        final long bytes = EpochDomain.ASYNC_FREE_BYTES * 4;
+        final long small = 4096;
+        domain.retire(memory, memory.allocate(small, "small"), small);
+        assertEquals(0, memory.usedBytes(), "a small block is freed by the retiring thread at once");
+        for (int i = 0; i < 8; i++) {
+            domain.retire(memory, memory.allocate(bytes, "large"), bytes);
+        }
+        final long deadline = System.nanoTime() + 30_000_000_000L;
+        while (memory.usedBytes() != 0 && System.nanoTime() < deadline) {
+            Thread.sleep(1);
+        }
+        assertEquals(0, memory.usedBytes(), "the releaser thread freed the large blocks");
+        for (int i = 0; i < 8; i++) {
+            domain.retire(memory, memory.allocate(bytes, "large"), bytes);
+        }
+        domain.synchronize();
+        assertEquals(0, memory.usedBytes(), "synchronize returns only once every retired block is freed");
+        assertEquals(0, memory.liveAllocations());
+    }
 }
