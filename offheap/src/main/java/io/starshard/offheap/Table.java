@@ -82,6 +82,25 @@ final class Table {
         MemoryAccess.fill(address + from, to - from, ControlBytes.EMPTY);
     }
 
+    /**
+     * Writes one zero byte in every 4 KiB page of the table's bytes {@code [from, to)} that lie in the slot
+     * region, so that the operating system maps those pages now rather than on a writer's first use. Slot bytes
+     * mean nothing until their control byte is FULL, so the zeros change nothing.
+     */
+    void touchSlotPages(long from, long to) {
+        final long start = Math.max(from, capacity);
+        if (start >= to) {
+            return;
+        }
+        final long firstPage = (address + start + PAGE_BYTES - 1) & -PAGE_BYTES;
+        for (long page = firstPage; page < address + to; page += PAGE_BYTES) {
+            MemoryAccess.putByte(page, (byte) 0);
+        }
+    }
+
+    /** The operating system's usual page size: the granularity {@link #touchSlotPages} works in. */
+    static final long PAGE_BYTES = 4096;
+
     long controlWordAddress(int group) {
         return address + ((long) group << ControlBytes.GROUP_SHIFT);
     }

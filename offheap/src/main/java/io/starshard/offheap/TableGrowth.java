@@ -6,7 +6,8 @@ package io.starshard.offheap;
  *
  * <pre>
  *  load 5/8   allocate the next table (twice the groups, or the same to drop tombstones), control bytes not set
- *  ...        each insert sets the next {@value #FILL_BYTES_PER_INSERT} control bytes of it to EMPTY
+ *  ...        each insert initialises the next {@value #FILL_BYTES_PER_INSERT} bytes of it: control bytes set
+ *             to EMPTY, then one byte written per page of the slots (a page fault every few inserts)
  *  load 3/4   publish: draining = old table, table = next   (O(1) under the lock; an insert whose entry then
  *             does not fit the budget gives the table back unpublished, so a refused write changes nothing)
  *  ...        each insert moves {@value #DRAIN_GROUPS_PER_INSERT} groups of the draining table into the table,
@@ -17,8 +18,9 @@ package io.starshard.offheap;
  * <p>A next table small enough to initialise at once ({@value #SYNC_FILL_BYTES} control bytes) is not prepared
  * ahead: it is allocated when the table is full, as before, and only the drain is incremental.
  *
- * <p>Why these rates suffice: the next table needs {@code 2 x capacity} control bytes and the load goes from 5/8
- * to 3/4 in {@code capacity / 8} inserts, so 16 bytes per insert would do; a doubled table reaches its own 3/4
+ * <p>Why these rates suffice: the next table has {@code 2 x capacity x 17} bytes (control and
+ * 16-byte slots) and the load goes from 5/8 to 3/4 in {@code capacity / 8} inserts, so 272 bytes per insert would
+ * do; a doubled table reaches its own 3/4
  * after at least {@code 3/4 x capacity} inserts, while the old table has {@code capacity / 8} groups, so a sixth
  * of a group per insert would do. The margins make the synchronous fallbacks (finish a fill or a drain under the
  * lock) practically unreachable, yet they keep the segment correct if they are reached.
@@ -31,8 +33,13 @@ package io.starshard.offheap;
 final class TableGrowth {
     /** Groups of the draining table moved per insert. */
     static final int DRAIN_GROUPS_PER_INSERT = 2;
-    /** Control bytes of the prepared table set to EMPTY per insert. */
-    static final int FILL_BYTES_PER_INSERT = 1024;
+    /**
+     * Bytes of the prepared table initialised per insert: its control bytes set to EMPTY, then its slot pages
+     * touched. A page the process has never used costs a page fault on first touch; touched here, a few per
+     * thousand inserts, they are not paid all at once by the inserts and drains right after the switch, which
+     * would otherwise each land on a new page.
+     */
+    static final int FILL_BYTES_PER_INSERT = 512;
     /** A next table with at most this many control bytes is prepared synchronously when it is needed. */
     static final long SYNC_FILL_BYTES = 64 * 1024;
 
@@ -41,7 +48,7 @@ final class TableGrowth {
     private final int slotSize;
     /** The table the next growth publishes, unpublished (no reader can see it); null until the load is 5/8. */
     private Table prepared;
-    /** Control bytes of {@link #prepared} set to EMPTY so far. */
+    /** Bytes of {@link #prepared} initialised so far: control bytes set to EMPTY, then slot pages touched. */
     private long preparedFilled;
     /** The next group of the segment's draining table to move. */
     private int drainGroup;
@@ -85,9 +92,12 @@ final class TableGrowth {
                     prepared = null;
                 }
             }
-        } else if (preparedFilled < prepared.capacity) {
-            final long to = Math.min(prepared.capacity, preparedFilled + FILL_BYTES_PER_INSERT);
-            prepared.fillControl(preparedFilled, to);
+        } else if (preparedFilled < prepared.bytes) {
+            final long to = Math.min(prepared.bytes, preparedFilled + FILL_BYTES_PER_INSERT);
+            if (preparedFilled < prepared.capacity) {
+                prepared.fillControl(preparedFilled, Math.min(to, prepared.capacity));
+            }
+            prepared.touchSlotPages(preparedFilled, to);
             preparedFilled = to;
         }
     }
@@ -134,7 +144,7 @@ final class TableGrowth {
     void giveBack(Table next) {
         if (next == takenFromPrepared) {
             prepared = next;
-            preparedFilled = next.capacity;
+            preparedFilled = Math.max(preparedFilled, next.capacity);
         } else {
             memory.free(next.address, next.bytes);   // never published: no reader can see it
         }
