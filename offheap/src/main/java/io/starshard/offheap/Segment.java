@@ -102,7 +102,7 @@ public final class Segment implements AutoCloseable {
         this.maxEntryBytes = spec.maxEntryBytes();
         this.arena = inline ? null : new EntryArena(memory, epochs, maxEntryBytes);
         this.table = Table.allocate(memory, Table.groupsFor(spec.initialEntries()), slotSize);
-        this.growth = new TableGrowth(this, memory, slotSize, syncFillBytes);
+        this.growth = new TableGrowth(this, memory, slotSize, syncFillBytes, spec.initialEntries());
     }
 
     // =========================================================================================================

@@ -5,9 +5,11 @@ package io.starshard.offheap;
  * the old one is drained into it a few groups per insert.
  *
  * <pre>
- *  load 5/8   allocate the next table (twice the groups, or the same to drop tombstones), control bytes not set
- *  ...        each insert initialises the next {@value #FILL_BYTES_PER_INSERT} bytes of it: control bytes set
- *             to EMPTY, then one byte written per page of the slots (a page fault every few inserts)
+ *  load 93/128 allocate the next table (twice the groups, or the same to drop tombstones), control bytes not set;
+ *             a presized table waits until it holds the entries it was sized for, then prepares faster
+ *  ...        each insert initialises its share of it (what is left over the inserts left before the switch, at
+ *             least {@value #FILL_BYTES_PER_INSERT} bytes): control bytes set to EMPTY, then one byte written
+ *             per page of the slots (a page fault every few inserts)
  *  load 3/4   publish: draining = old table, table = next   (O(1) under the lock; an insert whose entry then
  *             does not fit the budget gives the table back unpublished, so a refused write changes nothing)
  *  ...        each insert moves {@value #DRAIN_GROUPS_PER_INSERT} groups of the draining table into the table,
@@ -18,12 +20,22 @@ package io.starshard.offheap;
  * <p>A next table small enough to initialise at once ({@value #SYNC_FILL_BYTES} control bytes) is not prepared
  * ahead: it is allocated when the table is full, as before, and only the drain is incremental.
  *
- * <p>Why these rates suffice: the next table has {@code 2 x capacity x 17} bytes (control and
- * 16-byte slots) and the load goes from 5/8 to 3/4 in {@code capacity / 8} inserts, so 272 bytes per insert would
- * do; a doubled table reaches its own 3/4
- * after at least {@code 3/4 x capacity} inserts, while the old table has {@code capacity / 8} groups, so a sixth
- * of a group per insert would do. The margins make the synchronous fallbacks (finish a fill or a drain under the
- * lock) practically unreachable, yet they keep the segment correct if they are reached.
+ * <p>Why prepare so late and drain so fast: from the preparation to the end of the drain the segment holds three
+ * times the table memory (the old table and one twice as large). Prepared at 93/128 load and drained
+ * {@value #DRAIN_GROUPS_PER_INSERT} groups per insert, that lasts {@code 5/128 x capacity} inserts of the
+ * {@code 3/8 x capacity} a doubling serves: a tenth of the sizes a growing map passes through, where preparing at
+ * 5/8 and draining 2 groups per insert made it half. The drain's total work is the same at any rate; only its
+ * share per insert grows (a few microseconds at most).
+ *
+ * <p>Why the rates suffice: the next table has {@code 2 x capacity x 17} bytes (control and 16-byte slots) and
+ * the load goes from 93/128 to 3/4 in {@code 3/128 x capacity} inserts, about 1,450 bytes per insert: at most one
+ * new page, so no insert pays more than one page fault for it. A doubled table reaches its own 3/4 after at least
+ * {@code 3/4 x capacity} inserts, while the old table has {@code capacity / 8} groups, so a sixth of a group per
+ * insert would drain it. The fill step is recomputed from what is left, so a preparation that starts late (a
+ * presized table passing its expected entries) still ends by the switch; the synchronous fallbacks (finish a fill
+ * or a drain under the lock) keep the segment correct if one is reached. A presized table that only churns
+ * (removes and inserts below its expected entries) prepares nothing: its tombstone rebuild allocates the next
+ * table at the switch, and only the drain is incremental.
  *
  * <p>While a table drains, a key is in exactly one of the two tables: lookups try the table, then the draining
  * table (racy readers included; their stamp catches a move in between), and inserts go to the table. Only inserts
@@ -31,8 +43,10 @@ package io.starshard.offheap;
  * slot numbering while a cursor walks it. All of it runs under the segment owner's write lock.
  */
 final class TableGrowth {
+    /** The next table is prepared from {@code (d - 1) / d} of the maximum fill (3/4 load): 93/128 load. */
+    static final int PREPARE_AT_DENOMINATOR = 32;
     /** Groups of the draining table moved per insert. */
-    static final int DRAIN_GROUPS_PER_INSERT = 2;
+    static final int DRAIN_GROUPS_PER_INSERT = 8;
     /**
      * Bytes of the prepared table initialised per insert: its control bytes set to EMPTY, then its slot pages
      * touched. A page the process has never used costs a page fault on first touch; touched here, a few per
@@ -46,7 +60,7 @@ final class TableGrowth {
     private final Segment segment;
     private final OffHeapMemory memory;
     private final int slotSize;
-    /** The table the next growth publishes, unpublished (no reader can see it); null until the load is 5/8. */
+    /** The table the next growth publishes, unpublished (no reader can see it); null until the load is 93/128. */
     private Table prepared;
     /** Bytes of {@link #prepared} initialised so far: control bytes set to EMPTY, then slot pages touched. */
     private long preparedFilled;
@@ -55,10 +69,18 @@ final class TableGrowth {
     /** The prepared table {@link #next} handed out, until it is published or given back. */
     private Table takenFromPrepared;
 
+    /**
+     * The entries the segment's first table was sized for. No next table is prepared while the segment holds
+     * fewer: a table presized for its expected entries sits near its maximum load, and preparing ahead would
+     * allocate a second, twice larger table for every presized segment that never grows.
+     */
+    private final int presizedEntries;
+
     /** Control bytes above which the next table is prepared ahead ({@link #SYNC_FILL_BYTES}; lower in tests). */
     private final long syncFillBytes;
 
-    TableGrowth(Segment segment, OffHeapMemory memory, int slotSize, long syncFillBytes) {
+    TableGrowth(Segment segment, OffHeapMemory memory, int slotSize, long syncFillBytes, int presizedEntries) {
+        this.presizedEntries = presizedEntries;
         this.segment = segment;
         this.memory = memory;
         this.slotSize = slotSize;
@@ -80,7 +102,8 @@ final class TableGrowth {
             return;
         }
         if (prepared == null) {
-            if ((long) filled * 6 >= (long) current.maxFill * 5) {
+            if ((long) filled * PREPARE_AT_DENOMINATOR >= (long) current.maxFill * (PREPARE_AT_DENOMINATOR - 1)
+                    && entries >= Math.min(presizedEntries, current.maxFill)) {
                 try {
                     final int groups = nextGroups(current, entries);
                     if ((long) groups * ControlBytes.GROUP_WIDTH > syncFillBytes) {
@@ -93,7 +116,11 @@ final class TableGrowth {
                 }
             }
         } else if (preparedFilled < prepared.bytes) {
-            final long to = Math.min(prepared.bytes, preparedFilled + FILL_BYTES_PER_INSERT);
+            // Enough per insert to be done by the switch, however late the preparation started.
+            final long left = prepared.bytes - preparedFilled;
+            final long insertsLeft = Math.max(1, current.maxFill - filled);
+            final long step = Math.max(FILL_BYTES_PER_INSERT, (left + insertsLeft - 1) / insertsLeft);
+            final long to = Math.min(prepared.bytes, preparedFilled + step);
             if (preparedFilled < prepared.capacity) {
                 prepared.fillControl(preparedFilled, Math.min(to, prepared.capacity));
             }

@@ -83,6 +83,33 @@ class TableGrowthTest {
     }
 
     @Test
+    void aPresizedTablePreparesNoSecondTableUntilItPassesItsExpectedEntries() {
+        final OffHeapMemory memory = OffHeapMemory.unlimited();
+        final int expected = 100_000;
+        try (Segment s = new Segment(SegmentSpec.inline(8, 8, HASHER).withInitialEntries(expected), memory, epochs)) {
+            final long firstTable = s.stats().tableBytes();
+            long key = 0;
+            for (; key < expected; key++) {
+                s.putLong(HASHER.hashFixed(key), key);
+            }
+            assertEquals(firstTable, s.stats().tableBytes(), "at its expected entries a presized segment holds one table");
+            assertEquals(firstTable, memory.usedBytes());
+            // Past them, it grows without a synchronous fill: the next table is ready by the switch.
+            final int capacity = s.capacity();
+            while (s.capacity() == capacity) {
+                s.putLong(HASHER.hashFixed(key), key);
+                key++;
+            }
+            assertNotNull(s.draining(), "the grown table drains incrementally");
+            s.verifyInvariants();
+            for (long k = 0; k < key; k++) {
+                assertEquals(k, s.optimisticGetLong(HASHER.hashFixed(k), -1));
+            }
+        }
+        assertEquals(0, memory.usedBytes());
+    }
+
+    @Test
     void clearAndReleaseWhileDrainingFreeBothTables() {
         final OffHeapMemory memory = OffHeapMemory.unlimited();
         final UnsafeBuffer keyBuffer = new UnsafeBuffer(new byte[16]);
