@@ -68,6 +68,9 @@ public final class EpochDomain {
      */
     static final long ASYNC_FREE_BYTES = 1L << 20;
 
+    /** How often the releaser thread looks again at retired blocks that readers still held. */
+    static final long LIMBO_POLL_MILLIS = 1;
+
     private final ThreadLocal<Reader> readers = ThreadLocal.withInitial(this::register);
     private final Object lock = new Object();
     /** Copy-on-write registry of every thread's reader; replaced under {@link #lock}. */
@@ -155,6 +158,11 @@ public final class EpochDomain {
             pending = limbo.size();
         }
         reclaim();
+        if (hasPending()) {
+            synchronized (lock) {
+                wakeReleaser();   // a reader still holds it: the releaser frees it once that reader has left
+            }
+        }
     }
 
     /**
@@ -265,6 +273,11 @@ public final class EpochDomain {
     /** Queues a block no reader can reach for the releaser thread; caller holds {@link #lock}. */
     private void releaseLater(Retired r) {
         releasing.addLast(r);
+        wakeReleaser();
+    }
+
+    /** Starts the releaser thread on first need and wakes it; caller holds {@link #lock}. */
+    private void wakeReleaser() {
         if (releaser == null) {
             releaser = new Thread(this::releaseLoop, "starshard-releaser");
             releaser.setDaemon(true);
@@ -273,16 +286,24 @@ public final class EpochDomain {
         lock.notifyAll();
     }
 
-    /** The releaser thread: frees queued blocks outside the lock, waits when there are none. */
+    /**
+     * The releaser thread: frees queued blocks outside the lock; while retired blocks still wait for readers it
+     * looks again every {@value #LIMBO_POLL_MILLIS} ms, so memory comes back once the last reader has left even
+     * when nothing is retired after it (the end of a rebalance, a map that stops being written); otherwise it
+     * waits to be woken.
+     */
     private void releaseLoop() {
         while (true) {
             final Retired r;
             synchronized (lock) {
                 while (releasing.isEmpty()) {
                     try {
-                        lock.wait();
+                        lock.wait(limbo.isEmpty() ? 0 : LIMBO_POLL_MILLIS);
                     } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();   // a daemon: keep serving until the JVM ends
+                        // a daemon that serves until the JVM ends; keeping the flag would make every wait spin
+                    }
+                    if (!limbo.isEmpty()) {
+                        reclaim();
                     }
                 }
                 r = releasing.pollFirst();
