@@ -85,8 +85,9 @@ final class Rebalancer {
 
     /**
      * The new active array. When the map holds at least one entry per new shard, every shard is created now, in
-     * the starting thread and before anything is published: otherwise the first step to reach each one would
-     * allocate and initialise its table while holding a lock. A sparse map keeps its shards lazy.
+     * the starting thread and before anything is published, and every page of its table is touched: otherwise
+     * the steps would allocate and initialise tables, and take a page fault for most entries they insert, while
+     * holding locks. A sparse map keeps its shards lazy.
      *
      * @throws io.starshard.offheap.OffHeapMemoryExhaustedException if they do not fit the budget (nothing started)
      */
@@ -98,7 +99,7 @@ final class Rebalancer {
         final ShardTable.Layout preview = new ShardTable.Layout(next, null, shards.specFor(target));
         try {
             for (int i = 0; i < target; i++) {
-                shards.createShard(preview, i);
+                shards.createShard(preview, i).segment.prefault();
             }
         } catch (RuntimeException | Error e) {
             for (Shard shard : next) {

@@ -806,6 +806,17 @@ public final class Segment implements AutoCloseable {
     }
 
     /**
+     * Makes the operating system map every page of the table now, so that the inserts that follow do not each
+     * take a page fault. For a segment about to receive many entries at once while its owner holds a lock (the
+     * new shards of a rebalance); call before publishing it, as it writes to the table's slot bytes. Only the
+     * segment's owner may call it.
+     */
+    public void prefault() {
+        final Table t = currentTable();
+        t.touchSlotPages(0, t.bytes);
+    }
+
+    /**
      * Removes every entry, keeping the current capacity.
      */
     public void clear() {
