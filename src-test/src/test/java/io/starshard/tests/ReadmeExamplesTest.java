@@ -26,8 +26,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Every {@code java} block of the README compiles against the library and its {@code main} runs: the examples a
- * user copies first cannot silently rot.
+ * Every {@code java} block of the README and of the user pages in {@code docs/} compiles against the library and
+ * its {@code main} runs: the examples a user copies first cannot silently rot.
  */
 class ReadmeExamplesTest {
     private static final Pattern JAVA_BLOCK = Pattern.compile("```java\\n(.*?)```", Pattern.DOTALL);
@@ -35,18 +35,25 @@ class ReadmeExamplesTest {
 
     @TestFactory
     Stream<DynamicTest> everyJavaBlockCompilesAndRuns() throws IOException {
-        final String readme = Files.readString(findReadme(), StandardCharsets.UTF_8);
-        final List<String> blocks = new ArrayList<>();
-        final Matcher m = JAVA_BLOCK.matcher(readme);
-        while (m.find()) {
-            blocks.add(m.group(1));
+        final Path readme = findReadme();
+        final List<Path> pages = new ArrayList<>(List.of(readme));
+        try (Stream<Path> docs = Files.list(readme.resolveSibling("docs"))) {
+            docs.filter(p -> p.getFileName().toString().endsWith(".md")).sorted().forEach(pages::add);
         }
-        assertFalse(blocks.isEmpty(), "the README has Java examples");
-        return blocks.stream().map(code -> {
-            final Matcher name = CLASS_NAME.matcher(code);
-            assertTrue(name.find(), "each README example is a complete public class:\n" + code);
-            return DynamicTest.dynamicTest(name.group(1), () -> compileAndRun(name.group(1), code));
-        });
+        final List<DynamicTest> tests = new ArrayList<>();
+        for (Path page : pages) {
+            final Matcher m = JAVA_BLOCK.matcher(Files.readString(page, StandardCharsets.UTF_8));
+            while (m.find()) {
+                final String code = m.group(1);
+                final Matcher name = CLASS_NAME.matcher(code);
+                assertTrue(name.find(), "each example in " + page.getFileName() + " is a complete public class:\n"
+                    + code);
+                tests.add(DynamicTest.dynamicTest(page.getFileName() + ": " + name.group(1),
+                    () -> compileAndRun(name.group(1), code)));
+            }
+        }
+        assertFalse(tests.isEmpty(), "the README has Java examples");
+        return tests.stream();
     }
 
     private static void compileAndRun(String className, String code) throws Exception {
