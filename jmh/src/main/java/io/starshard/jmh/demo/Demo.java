@@ -1,12 +1,16 @@
 package io.starshard.jmh.demo;
 
 import io.starshard.MemoryStats;
+import io.starshard.RebalanceOptions;
+import io.starshard.RebalanceStatus;
 import io.starshard.ShardedHashMap;
 import java.lang.management.ManagementFactory;
+import java.time.Duration;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -14,8 +18,9 @@ import java.util.concurrent.atomic.AtomicReference;
  * The README's first command: what Starshard is for, on the default configuration, with numbers.
  *
  * <p>Loads a few million {@code Long -> String} entries (an order id to a short quote record) into a
- * {@link ShardedHashMap}, reads them back from several threads and verifies every value, then does the same
- * with a {@link ConcurrentHashMap} and prints both side by side: entries, off-heap bytes per entry, heap used
+ * {@link ShardedHashMap}, reads them back from several threads and verifies every value, keeps verifying while a
+ * background rebalance changes its shard count (with a progress bar), then does the same with a
+ * {@link ConcurrentHashMap} and prints both side by side: entries, off-heap bytes per entry, heap used
  * before and after, load and read rates. Arguments: {@code [entries] [readSeconds] [threads]}.
  */
 public final class Demo {
@@ -40,7 +45,8 @@ public final class Demo {
         final Result starshard;
         try (ShardedHashMap<Long, String> map = ShardedHashMap.create(Long.class, String.class)) {
             starshard = run("ShardedHashMap", map, entries, seconds, threads, () -> map.memoryStats().usedBytes());
-            final MemoryStats stats = map.memoryStats();
+            rebalanceWhileReading(map, entries, threads);
+            final MemoryStats stats = settledMemory(map);
             System.out.printf(Locale.ROOT, "  shards initialized: %d of %d, off-heap in use %s (peak %s)%n",
                 map.initializedShards(), map.shardCount(), mib(stats.usedBytes()), mib(stats.peakBytes()));
         }
@@ -125,6 +131,85 @@ public final class Demo {
         System.out.printf(Locale.ROOT, "  %,d verified reads by %d threads in %.2f s: %,.0f reads/s%n",
             reads.get(), threads, readSeconds, readRate);
         return new Result(name, entries, heapAfter - heapBefore, offHeapBytes, entries / loadSeconds, readRate);
+    }
+
+    /**
+     * Changes the shard count 64 -> 256 on a background thread while reader threads keep verifying every value,
+     * and draws the rebalance's progress from its listener.
+     */
+    private static void rebalanceWhileReading(ShardedHashMap<Long, String> map, int entries, int threads)
+            throws InterruptedException {
+        final int target = map.shardCount() * 4;
+        System.out.printf(Locale.ROOT, "  rebalancing %d -> %d shards in the background while %d threads read%n",
+            map.shardCount(), target, threads);
+        final AtomicLong reads = new AtomicLong();
+        final AtomicReference<Throwable> failure = new AtomicReference<>();
+        final AtomicBoolean done = new AtomicBoolean();
+        final Thread[] readers = new Thread[threads];
+        for (int t = 0; t < threads; t++) {
+            final long seed = 0x2545F4914F6CDD1DL * (t + 1);
+            readers[t] = new Thread(() -> {
+                long x = seed;
+                long n = 0;
+                try {
+                    while (!done.get()) {
+                        x ^= x << 13;
+                        x ^= x >>> 7;
+                        x ^= x << 17;
+                        final int i = (int) ((x >>> 1) % entries);
+                        final String v = map.get(key(i));
+                        if (v == null || !v.equals(value(i))) {
+                            throw new AssertionError("during the rebalance, key " + key(i) + " read " + v);
+                        }
+                        n++;
+                    }
+                } catch (Throwable e) {
+                    failure.compareAndSet(null, e);
+                }
+                reads.addAndGet(n);
+            }, "rebalance-reader-" + t);
+            readers[t].start();
+        }
+        final long start = System.nanoTime();
+        map.startRebalanceOnline(target, RebalanceOptions.defaults()
+            .background(true)
+            .maxPause(Duration.ofNanos(200_000))
+            .progressInterval(Duration.ofMillis(50))
+            .listener(status -> System.out.printf(Locale.ROOT, "\r  [%-40s] %3.0f %%  %,d entries moved",
+                "#".repeat((int) (status.progress() * 40)), status.progress() * 100, status.movedEntries())));
+        final boolean finished = map.awaitRebalance(Duration.ofMinutes(5));
+        final double seconds = (System.nanoTime() - start) / 1e9;
+        done.set(true);
+        for (Thread r : readers) {
+            r.join();
+        }
+        if (failure.get() != null) {
+            throw new AssertionError("read check failed during the rebalance", failure.get());
+        }
+        final RebalanceStatus status = map.rebalanceStatus();
+        if (!finished || map.size() != entries || map.shardCount() != target) {
+            throw new AssertionError("rebalance did not finish intact: " + status + ", size " + map.size());
+        }
+        System.out.printf(Locale.ROOT, "%n  moved %,d entries (%s of keys and values, never decoded) in %.2f s;"
+            + " longest lock hold of a step %.0f µs; %,d verified reads meanwhile%n", status.movedEntries(),
+            mib(status.movedBytes()), seconds, status.longestStep().toNanos() / 1e3, reads.get());
+    }
+
+    /**
+     * The map's memory once the old shards have gone back: they are freed on a background thread as soon as no
+     * reader can be inside them, so the figure settles a moment after the rebalance.
+     */
+    private static MemoryStats settledMemory(ShardedHashMap<?, ?> map) throws InterruptedException {
+        MemoryStats last = map.memoryStats();
+        for (int i = 0; i < 40; i++) {
+            Thread.sleep(50);
+            final MemoryStats now = map.memoryStats();
+            if (now.usedBytes() == last.usedBytes()) {
+                return now;
+            }
+            last = now;
+        }
+        return last;
     }
 
     /** Order ids: spread out, like real ids, rather than 0..n. */
