@@ -187,6 +187,11 @@ class RebalanceTest {
             assertEquals(1, map.retain((k, v) -> !k.equals("k7")));
             assertEquals(998, map.size());
             assertTrue(map.containsValue("v8"));
+            // 600 keys, about half of them not moved yet: each conditional operation meets both sides.
+            for (int i = 100; i < 700; i++) {
+                conditionalOperationsActAsWithoutAMigration(map, i);
+            }
+            assertEquals(898, map.size());
             MapInvariants.checkLive(map);
             map.clear();
             assertEquals(0, map.size());
@@ -198,6 +203,37 @@ class RebalanceTest {
             }
             assertEquals("clear", map.get("after"));
             MapInvariants.checkLive(map);
+        }
+    }
+
+    /** One conditional operation, chosen by {@code i}, on the key {@code "k" + i} whose value is {@code "v" + i}. */
+    private static void conditionalOperationsActAsWithoutAMigration(ShardedHashMap<String, String> map, int i) {
+        final String k = "k" + i;
+        final String v = "v" + i;
+        switch (i % 6) {
+            case 0:
+                assertEquals(v, map.putIfAbsent(k, "other"), k);
+                break;
+            case 1:
+                assertFalse(map.replace(k, "wrong", "x"), k);
+                assertTrue(map.replace(k, v, "x"), k);
+                assertEquals("x", map.get(k), k);
+                break;
+            case 2:
+                assertFalse(map.remove(k, "wrong"), k);
+                assertTrue(map.remove(k, v), k);
+                assertNull(map.get(k), k);
+                assertNull(map.remove(k), k);
+                break;
+            case 3:
+                assertEquals(v + "!", map.computeIfPresent(k, (key, old) -> old + "!"), k);
+                break;
+            case 4:
+                assertEquals(v, map.computeIfAbsent(k, key -> "never"), k);
+                break;
+            default:
+                assertEquals(v + v, map.merge(k, v, String::concat), k);
+                break;
         }
     }
 

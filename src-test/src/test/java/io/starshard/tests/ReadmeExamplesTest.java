@@ -16,6 +16,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -58,6 +59,18 @@ class ReadmeExamplesTest {
 
     private static void compileAndRun(String className, String code) throws Exception {
         final Path dir = Files.createTempDirectory("readme-example");
+        try {
+            compileAndRunIn(dir, className, code);
+        } finally {
+            try (Stream<Path> files = Files.walk(dir)) {
+                for (Path file : (Iterable<Path>) files.sorted(Comparator.reverseOrder())::iterator) {
+                    Files.deleteIfExists(file);
+                }
+            }
+        }
+    }
+
+    private static void compileAndRunIn(Path dir, String className, String code) throws Exception {
         final Path source = dir.resolve(className + ".java");
         Files.writeString(source, code, StandardCharsets.UTF_8);
         final JavaCompiler javac = ToolProvider.getSystemJavaCompiler();

@@ -13,6 +13,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.BooleanSupplier;
 
 /**
  * The README's first command: what Starshard is for, on the default configuration, with numbers.
@@ -95,27 +96,8 @@ public final class Demo {
         final Thread[] readers = new Thread[threads];
         for (int t = 0; t < threads; t++) {
             final long seed = 0x9E3779B97F4A7C15L * (t + 1);
-            readers[t] = new Thread(() -> {
-                long x = seed;
-                long done = 0;
-                try {
-                    start.await();
-                    while ((done & 1023) != 0 || System.nanoTime() < deadline) {
-                        x ^= x << 13;
-                        x ^= x >>> 7;
-                        x ^= x << 17;
-                        final int i = (int) ((x >>> 1) % entries);
-                        final String v = map.get(key(i));
-                        if (v == null || !v.equals(value(i))) {
-                            throw new AssertionError(name + ": key " + key(i) + " read " + v);
-                        }
-                        done++;
-                    }
-                } catch (Throwable e) {
-                    failure.compareAndSet(null, e);
-                }
-                reads.addAndGet(done);
-            }, "reader-" + t);
+            readers[t] = new Thread(verifyingReader(map, entries, seed, () -> System.nanoTime() >= deadline,
+                start, reads, failure, name + ": key "), "reader-" + t);
             readers[t].start();
         }
         final long readStart = System.nanoTime();
@@ -148,26 +130,8 @@ public final class Demo {
         final Thread[] readers = new Thread[threads];
         for (int t = 0; t < threads; t++) {
             final long seed = 0x2545F4914F6CDD1DL * (t + 1);
-            readers[t] = new Thread(() -> {
-                long x = seed;
-                long n = 0;
-                try {
-                    while (!done.get()) {
-                        x ^= x << 13;
-                        x ^= x >>> 7;
-                        x ^= x << 17;
-                        final int i = (int) ((x >>> 1) % entries);
-                        final String v = map.get(key(i));
-                        if (v == null || !v.equals(value(i))) {
-                            throw new AssertionError("during the rebalance, key " + key(i) + " read " + v);
-                        }
-                        n++;
-                    }
-                } catch (Throwable e) {
-                    failure.compareAndSet(null, e);
-                }
-                reads.addAndGet(n);
-            }, "rebalance-reader-" + t);
+            readers[t] = new Thread(verifyingReader(map, entries, seed, done::get, null, reads, failure,
+                "during the rebalance, key "), "rebalance-reader-" + t);
             readers[t].start();
         }
         final long start = System.nanoTime();
@@ -213,6 +177,38 @@ public final class Demo {
     }
 
     /** Order ids: spread out, like real ids, rather than 0..n. */
+    /**
+     * A reader thread's loop: random keys, each value checked against the one loaded; stops when {@code stop} says
+     * so (asked every 1,024 reads), adds its count to {@code reads} and the first mismatch to {@code failure}.
+     */
+    private static Runnable verifyingReader(Map<Long, String> map, int entries, long seed, BooleanSupplier stop,
+                                            CountDownLatch start, AtomicLong reads,
+                                            AtomicReference<Throwable> failure, String mismatch) {
+        return () -> {
+            long x = seed;
+            long n = 0;
+            try {
+                if (start != null) {
+                    start.await();
+                }
+                while ((n & 1023) != 0 || !stop.getAsBoolean()) {
+                    x ^= x << 13;
+                    x ^= x >>> 7;
+                    x ^= x << 17;
+                    final int i = (int) ((x >>> 1) % entries);
+                    final String v = map.get(key(i));
+                    if (v == null || !v.equals(value(i))) {
+                        throw new AssertionError(mismatch + key(i) + " read " + v);
+                    }
+                    n++;
+                }
+            } catch (Throwable e) {
+                failure.compareAndSet(null, e);
+            }
+            reads.addAndGet(n);
+        };
+    }
+
     private static Long key(int i) {
         return 1_000_000_007L * i + 12_345;
     }
