@@ -884,7 +884,9 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
     }
 
     /**
-     * Waits until no rebalance runs, e.g. for one moved by a background thread.
+     * Waits until no rebalance runs, e.g. for one moved by a background thread. After a background rebalance it
+     * also waits for that thread's last call of the progress listener, so that nothing it prints comes after
+     * this method returns.
      *
      * @param timeout how long at most
      * @return true if none runs, false on timeout or interrupt

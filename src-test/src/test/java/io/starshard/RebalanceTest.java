@@ -238,6 +238,39 @@ class RebalanceTest {
     }
 
     @Test
+    void awaitRebalanceReturnsAfterTheListenersLastReport() {
+        try (ShardedHashMap<Long, Long> map = ShardedHashMap.withShards(Long.class, Long.class, 4)) {
+            for (long k = 0; k < 20_000; k++) {
+                map.putLong(k, k, -1L);
+            }
+            final List<RebalanceStatus> reports = new CopyOnWriteArrayList<>();
+            map.startRebalanceOnline(32, RebalanceOptions.defaults().background(true).batchSize(64)
+                .listener(status -> {
+                    if (!status.migrating()) {
+                        sleepQuietly(200);   // a slow last report: awaitRebalance must still wait for it
+                    }
+                    reports.add(status);
+                }));
+            assertTrue(map.awaitRebalance(Duration.ofSeconds(30)));
+            final int seen = reports.size();
+            assertTrue(seen > 0, "the listener was called");
+            final RebalanceStatus last = reports.get(seen - 1);
+            assertFalse(last.migrating(), "the last report before awaitRebalance returned is the final one: " + last);
+            assertEquals(20_000, last.movedEntries());
+            sleepQuietly(100);
+            assertEquals(seen, reports.size(), "no report after awaitRebalance returned");
+        }
+    }
+
+    private static void sleepQuietly(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @Test
     void readsOfAbsentKeysCreateNoShardDuringAMigration() {
         try (ShardedHashMap<Long, Long> map = ShardedHashMap.withShards(Long.class, Long.class, 2)) {
             map.put(1L, 1L);

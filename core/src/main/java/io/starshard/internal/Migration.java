@@ -3,6 +3,7 @@ package io.starshard.internal;
 import io.starshard.RebalanceOptions;
 import io.starshard.offheap.KeyHasher;
 
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
@@ -36,6 +37,12 @@ final class Migration {
     /** The longest time a step held its previous shard's lock, in nanoseconds. */
     final AtomicLong longestStepNanos = new AtomicLong();
     final long startNanos = System.nanoTime();
+    /**
+     * Opens once the migration is over for a caller of {@code awaitRebalance}: at its end, or for a background one
+     * once its thread has delivered the last progress report and stopped, so that a progress bar drawn by the
+     * listener is complete when the wait returns.
+     */
+    final CountDownLatch over = new CountDownLatch(1);
     /** How steps are bounded, for every thread that advances this migration. */
     final RebalanceOptions options;
     final long maxPauseNanos;

@@ -46,6 +46,8 @@ final class Rebalancer {
     private final ShardTable shards;
     /** The status of the last finished migration, reported while idle; null before the first. */
     private volatile RebalanceStatus lastFinished;
+    /** The migration started last (running or over); null before the first. */
+    private volatile Migration latest;
 
     Rebalancer(ShardTable shards) {
         this.shards = shards;
@@ -75,6 +77,7 @@ final class Rebalancer {
                 return false;
             }
             started = new Migration(l.active, target, options);
+            latest = started;
             shards.publish(new ShardTable.Layout(newShards(target), started, shards.specFor(target)));
         }
         if (options.background()) {
@@ -217,6 +220,9 @@ final class Rebalancer {
             lastFinished = new RebalanceStatus(RebalanceStatus.State.IDLE, m.previousCount, l.count,
                 m.movedEntries.sum(), m.movedBytes.sum(), 0, 0, 1.0, Duration.ofNanos(m.longestStepNanos.get()));
             ShardTable.releaseAll(m.previous);   // emptied; freed once no optimistic reader can be in them
+            if (!m.options.background()) {
+                m.over.countDown();   // a background migration's thread opens it after its last report
+            }
         }
     }
 
@@ -284,7 +290,7 @@ final class Rebalancer {
      */
     boolean await(long timeoutNanos) {
         final long deadline = System.nanoTime() + timeoutNanos;
-        while (shards.layout().migration != null) {
+        while (shards.layout().migration != null || !isOver(latest)) {
             shards.checkOpen();
             if (System.nanoTime() - deadline >= 0) {
                 return false;
@@ -296,6 +302,10 @@ final class Rebalancer {
             }
         }
         return true;
+    }
+
+    private static boolean isOver(Migration m) {
+        return m == null || m.over.getCount() == 0;
     }
 
     private static String percent(RebalanceStatus status) {
@@ -317,11 +327,10 @@ final class Rebalancer {
         });
     }
 
-    /** The background runner's error handler; its own termination signal is not an error. */
+    /** The background runner's error handler: the agent logs its own failures and stops by termination. */
     private static void backgroundFailed(Throwable e) {
         if (!(e instanceof AgentTerminationException)) {
-            LOG.log(System.Logger.Level.WARNING, "background rebalance step failed; the background thread stops,"
-                + " and the rebalance can still be advanced with advanceRebalance", e);
+            LOG.log(System.Logger.Level.WARNING, "background rebalance thread failed", e);
         }
     }
 
@@ -345,14 +354,21 @@ final class Rebalancer {
             }
             try {
                 advance(ThreadContext.current(), migration.options.batchSize());
-            } catch (IllegalStateException e) {
-                if (shards.isClosed()) {
-                    throw new AgentTerminationException();   // closed under us: nothing left to move
+            } catch (RuntimeException e) {
+                if (!shards.isClosed()) {   // closed under us is no failure: nothing is left to move
+                    LOG.log(System.Logger.Level.WARNING, "background rebalance step failed; the background thread"
+                        + " stops, and the rebalance can still be advanced with advanceRebalance", e);
                 }
-                throw e;
+                throw new AgentTerminationException();
             }
             report(false);
             return 0;   // let the idle strategy yield or sleep between two steps
+        }
+
+        /** Called by the runner whichever way the agent stopped: the migration is over for its observers. */
+        @Override
+        public void onClose() {
+            migration.over.countDown();
         }
 
         private void report(boolean last) {

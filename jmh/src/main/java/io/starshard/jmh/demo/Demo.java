@@ -176,7 +176,6 @@ public final class Demo {
         return last;
     }
 
-    /** Order ids: spread out, like real ids, rather than 0..n. */
     /**
      * A reader thread's loop: random keys, each value checked against the one loaded; stops when {@code stop} says
      * so (asked every 1,024 reads), adds its count to {@code reads} and the first mismatch to {@code failure}.
@@ -209,6 +208,7 @@ public final class Demo {
         };
     }
 
+    /** Order ids: spread out, like real ids, rather than 0..n. */
     private static Long key(int i) {
         return 1_000_000_007L * i + 12_345;
     }
