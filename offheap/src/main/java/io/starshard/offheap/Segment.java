@@ -19,9 +19,12 @@ import org.agrona.MutableDirectBuffer;
  *       byte, or after visiting every group. One loop, {@link #probe}, serves every lookup; the inline
  *       {@link #optimisticGetLong} has its own, {@link #probeLong}, shaped for that one case (see its notes).</li>
  *   <li><b>Growth.</b> When FULL plus DELETED slots would pass 3/4 of the capacity
- *       ({@link Table#MAX_FILL_PER_GROUP}), the table is rebuilt from the stored hashes (no key is rehashed or
- *       decoded): at twice the size if live entries fill more than half of the limit, otherwise at the same
- *       size, which drops the tombstones. The old table is retired to the {@link EpochDomain}.</li>
+ *       ({@link Table#MAX_FILL_PER_GROUP}), the next table (twice the size if live entries fill more than half of
+ *       the limit, otherwise the same size, which drops the tombstones) becomes the table and the old one drains
+ *       into it a few groups per insert, by stored hash (no key is rehashed or decoded); {@link TableGrowth}
+ *       prepares the next table ahead, a share per insert, so no single write pays for a whole table. While a
+ *       table drains, lookups try the table, then the draining one. A drained table is retired to the
+ *       {@link EpochDomain}.</li>
  *   <li><b>Removal.</b> A removed slot becomes EMPTY if its group still has an EMPTY byte (then no probe ever
  *       passed through the group), otherwise a tombstone.</li>
  *   <li><b>Failure atomicity.</b> Every allocation a write needs (a bigger table, an arena block) is made
