@@ -16,6 +16,25 @@ public record MemoryStats(long usedBytes, long budgetBytes, long peakBytes, long
                           long liveEntryBytes, long entries) {
 
     /**
+     * Arena bytes holding no live entry: freed blocks, the rounding of blocks to their size class, and the parts of
+     * chunks not carved yet.
+     *
+     * @return {@code arenaBytes - liveEntryBytes}
+     */
+    public long freeArenaBytes() {
+        return Math.max(0, arenaBytes - liveEntryBytes);
+    }
+
+    /**
+     * The share of the arena that holds no live entry; per shard in {@link ShardMemoryStats#fragmentation()}.
+     *
+     * @return {@code freeArenaBytes / arenaBytes}, 0 for an empty arena or an inline format
+     */
+    public double fragmentation() {
+        return arenaBytes == 0 ? 0.0 : (double) freeArenaBytes() / arenaBytes;
+    }
+
+    /**
      * Off-heap bytes per entry.
      *
      * @return {@code usedBytes / entries}, or 0 for an empty map

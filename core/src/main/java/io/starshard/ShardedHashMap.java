@@ -968,6 +968,19 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
     }
 
     /**
+     * Off-heap memory of each shard: reserved, live and free bytes and the arena's fragmentation, so that a shard
+     * that wastes memory shows where the map's total would average it away. Each row is read under its shard's
+     * read lock; while a rebalance runs, the rows are the new shards', and the previous shards' memory is in
+     * {@link #memoryStats()} only.
+     *
+     * @return one row per shard, in shard order (a shard not created yet holds nothing)
+     * @throws IllegalStateException if the map is closed
+     */
+    public java.util.List<ShardMemoryStats> shardMemoryStats() {
+        return engine.shardMemoryStats();
+    }
+
+    /**
      * The limit on encoded key plus value bytes of one entry.
      *
      * @return bytes

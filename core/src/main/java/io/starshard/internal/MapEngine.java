@@ -822,6 +822,16 @@ public final class MapEngine<K, V> {
     }
 
     /**
+     * Off-heap memory per shard of the current array.
+     *
+     * @return one row per shard, in shard order
+     */
+    public java.util.List<io.starshard.ShardMemoryStats> shardMemoryStats() {
+        shards.context();
+        return shards.shardMemoryStats();
+    }
+
+    /**
      * Off-heap memory; also answers after close (then everything has been freed).
      *
      * @return the stats

@@ -1,6 +1,7 @@
 package io.starshard.internal;
 
 import io.starshard.MemoryStats;
+import io.starshard.ShardMemoryStats;
 import io.starshard.ShardStats;
 import io.starshard.internal.ThreadContext.Frame;
 import io.starshard.offheap.EpochDomain;
@@ -14,6 +15,8 @@ import org.agrona.ExpandableArrayBuffer;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.lang.ref.Cleaner;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
@@ -515,6 +518,28 @@ final class ShardTable {
             sums[2], sums[3]);
     }
 
+    /**
+     * Memory of each shard of the current array, each read under its shard's read lock; a shard not created yet
+     * holds nothing. While a rebalance runs, the previous shards' memory is in {@link #memoryStats} only.
+     */
+    List<ShardMemoryStats> shardMemoryStats() {
+        checkOpen();
+        final Layout l = layout;
+        final List<ShardMemoryStats> rows = new ArrayList<>(l.count);
+        for (int i = 0; i < l.count; i++) {
+            final SegmentStats[] stats = new SegmentStats[1];
+            final Shard shard = shardAt(l.active, i);
+            if (shard != null) {
+                readLocked(shard, segment -> stats[0] = segment.stats());
+            }
+            final SegmentStats st = stats[0];
+            rows.add(st == null ? new ShardMemoryStats(i, 0, 0, 0, 0, 0)
+                : new ShardMemoryStats(i, st.tableBytes(), st.arenaBytes(), st.liveEntryBytes(), st.freeListBytes(),
+                    st.entries()));
+        }
+        return List.copyOf(rows);
+    }
+
     /** Runs {@code action} on every existing segment of the current layout, each under its read lock. */
     private void forEachSegment(java.util.function.Consumer<Segment> action) {
         final Layout l = layout;
@@ -524,17 +549,22 @@ final class ShardTable {
             for (int i = 0; i < shards.length; i++) {
                 final Shard shard = shardAt(shards, i);
                 if (shard != null) {
-                    final long stamp = shard.readLock();
-                    try {
-                        checkOpen();
-                        if (!shard.segment.isClosed()) {
-                            action.accept(shard.segment);
-                        }
-                    } finally {
-                        shard.unlockRead(stamp);
-                    }
+                    readLocked(shard, action);
                 }
             }
+        }
+    }
+
+    /** Runs {@code action} on {@code shard}'s segment under its read lock, unless that segment was released. */
+    private void readLocked(Shard shard, java.util.function.Consumer<Segment> action) {
+        final long stamp = shard.readLock();
+        try {
+            checkOpen();
+            if (!shard.segment.isClosed()) {
+                action.accept(shard.segment);
+            }
+        } finally {
+            shard.unlockRead(stamp);
         }
     }
 
