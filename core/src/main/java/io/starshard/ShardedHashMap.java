@@ -619,7 +619,10 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
     }
 
     /**
-     * Removes every entry, shard by shard.
+     * Removes every entry, shard by shard, and gives their memory back: each shard returns to the footprint of a
+     * new one (its first table, no arena chunk). The memory is freed once no optimistic reader can still be inside
+     * it, so {@link #memoryStats()} shows it a moment later. During a rebalance, a shard that only partly belongs
+     * to the cleared range has its entries removed one by one and keeps its memory until the rebalance releases it.
      */
     @Override
     public void clear() {

@@ -411,6 +411,21 @@ final class EntryArena {
         freeListBytes = 0;
     }
 
+    /**
+     * Retires every chunk and starts over as a new arena (the segment was cleared and its table replaced). A racy
+     * reader still holding an old reference finds no chunk under its id, or a new chunk that the bounds checks of
+     * {@link #readIfKey} keep it inside; the retired chunks stay mapped until it leaves.
+     */
+    void reset() {
+        retireAll();
+        chunks = new Chunk[8];
+        chunkIdLimit = 0;
+        freeChunkIdCount = 0;
+        currentChunkSize = 0;
+        bumpOffset = 0;
+        nextChunkBytes = FIRST_CHUNK_BYTES;
+    }
+
     long reservedBytes() {
         return reservedBytes;
     }

@@ -820,9 +820,38 @@ public final class Segment implements AutoCloseable {
     }
 
     /**
-     * Removes every entry, keeping the current capacity.
+     * Removes every entry and gives the memory back: the segment returns to the footprint of a new one with the
+     * same spec (its first table, an empty arena). The old table and arena chunks are retired through the
+     * {@link EpochDomain}, after the new table is published, so a racy reader still inside them reads mapped
+     * memory, and one that arrives later cannot reach them. If the budget refuses even the first table, the
+     * entries are removed one by one and the memory kept.
      */
     public void clear() {
+        final Table old = currentTable();
+        final Table fresh;
+        try {
+            fresh = Table.allocate(memory, Table.groupsFor(spec.initialEntries()), slotSize);
+        } catch (OffHeapMemoryExhaustedException | IllegalStateException refused) {
+            clearInPlace();
+            return;
+        }
+        final Table d = draining;
+        table = fresh;   // volatile: from here on a reader finds no entry of the old tables
+        draining = null;
+        epochs.retire(memory, old.address, old.bytes);
+        if (d != null) {
+            epochs.retire(memory, d.address, d.bytes);
+        }
+        growth.reset();
+        if (arena != null) {
+            arena.reset();
+        }
+        size = 0;
+        tombstones = 0;
+    }
+
+    /** {@link #clear} without allocating: every entry removed, the tables and chunks kept. */
+    private void clearInPlace() {
         for (int slot = nextFull(0); slot >= 0; slot = nextFull(slot + 1)) {
             removeAt(slot);
         }

@@ -195,6 +195,13 @@ final class TableGrowth {
         }
     }
 
+    /** Forgets every growth in progress (the segment was cleared): frees the prepared table, unpublished. */
+    void reset() {
+        discard();
+        preparedFilled = 0;
+        drainGroup = 0;
+    }
+
     /** Frees the prepared table, unpublished; on release of the segment. */
     void discard() {
         if (prepared != null) {

@@ -49,6 +49,32 @@ class SegmentMemoryTest {
     }
 
     @Test
+    void clearReturnsTheSegmentToTheFootprintOfANewOne() {
+        OffHeapMemory memory = OffHeapMemory.unlimited();
+        Segment fresh = new Segment(SegmentSpec.indirect(300_000), memory, epochs);
+        final long newFootprint = memory.usedBytes();
+        fresh.close();
+        Segment s = new Segment(SegmentSpec.indirect(300_000), memory, epochs);
+        for (int k = 0; k < 20_000; k++) {
+            putIndirect(s, k, 64 + (k * 37) % 4000);
+        }
+        putIndirect(s, -1, 200_000);   // a dedicated chunk too
+        assertTrue(memory.usedBytes() > 50 * newFootprint, "loaded: " + memory.usedBytes());
+        s.clear();
+        epochs.synchronize();   // retired memory is freed once no reader can still be inside it
+        assertEquals(0, s.size());
+        assertEquals(newFootprint, memory.usedBytes(), "cleared: the table and arena of a new segment");
+        s.verifyInvariants();
+        for (int k = 0; k < 1000; k++) {   // and it works as a new one
+            putIndirect(s, k, 100);
+        }
+        assertEquals(1000, s.size());
+        s.verifyInvariants();
+        s.close();
+        assertEquals(0, memory.usedBytes());
+    }
+
+    @Test
     void accountingReturnsToZeroAfterCloseForEveryFormat() {
         for (SegmentSpec spec : List.of(SegmentSpec.indirect(300_000), SegmentSpec.inline(8, 8, hasher),
                                         SegmentSpec.inline(3, 0, hasher), SegmentSpec.inline(8, 16, hasher))) {
