@@ -394,8 +394,13 @@ final class EntryArena {
         freeChunkIds[freeChunkIdCount++] = id;
     }
 
-    /** Retires every chunk (the segment is closing). */
-    void retireAll() {
+    /**
+     * Retires every chunk and starts over as a new, empty arena (the segment was cleared or released, and its
+     * table replaced first). A racy reader still holding an old reference finds no chunk under its id, or a new
+     * chunk that the bounds checks of {@link #readIfKey} keep it inside; the retired chunks stay mapped until it
+     * leaves.
+     */
+    void reset() {
         final Chunk[] snapshot = chunks;
         for (int i = 0; i < snapshot.length; i++) {
             final Chunk chunk = snapshot[i];
@@ -404,26 +409,17 @@ final class EntryArena {
                 epochs.retire(memory, chunk.address, chunk.size);
             }
         }
-        Arrays.fill(freeHeads, EntryDescriptor.NO_BLOCK);
-        currentChunkId = -1;
-        reservedBytes = 0;
-        liveEntryBytes = 0;
-        freeListBytes = 0;
-    }
-
-    /**
-     * Retires every chunk and starts over as a new arena (the segment was cleared and its table replaced). A racy
-     * reader still holding an old reference finds no chunk under its id, or a new chunk that the bounds checks of
-     * {@link #readIfKey} keep it inside; the retired chunks stay mapped until it leaves.
-     */
-    void reset() {
-        retireAll();
         chunks = new Chunk[8];
         chunkIdLimit = 0;
         freeChunkIdCount = 0;
+        Arrays.fill(freeHeads, EntryDescriptor.NO_BLOCK);
+        currentChunkId = -1;
         currentChunkSize = 0;
         bumpOffset = 0;
         nextChunkBytes = FIRST_CHUNK_BYTES;
+        reservedBytes = 0;
+        liveEntryBytes = 0;
+        freeListBytes = 0;
     }
 
     long reservedBytes() {

@@ -827,7 +827,7 @@ public final class Segment implements AutoCloseable {
      * entries are removed one by one and the memory kept.
      */
     public void clear() {
-        final Table old = currentTable();
+        currentTable();
         final Table fresh;
         try {
             fresh = Table.allocate(memory, Table.groupsFor(spec.initialEntries()), slotSize);
@@ -835,8 +835,18 @@ public final class Segment implements AutoCloseable {
             clearInPlace();
             return;
         }
+        replaceStorage(fresh);
+    }
+
+    /**
+     * Makes {@code replacement} the table ({@code null}: the segment is released) and retires everything the
+     * segment held, its tables and arena chunks, through the {@link EpochDomain}, after the new table is
+     * published: a racy reader still inside them reads mapped memory, and one that arrives later cannot reach them.
+     */
+    private void replaceStorage(Table replacement) {
+        final Table old = table;
         final Table d = draining;
-        table = fresh;   // volatile: from here on a reader finds no entry of the old tables
+        table = replacement;   // volatile: from here on a reader finds no entry of the old tables
         draining = null;
         epochs.retire(memory, old.address, old.bytes);
         if (d != null) {
@@ -1065,23 +1075,9 @@ public final class Segment implements AutoCloseable {
      * {@link EpochDomain#synchronize()}). Idempotent. Requires exclusive access.
      */
     public void release() {
-        final Table t = table;
-        if (t == null) {
-            return;
+        if (table != null) {
+            replaceStorage(null);   // racy readers that load the table from now on see the segment closed
         }
-        table = null;   // volatile: racy readers that load the table from now on see the segment closed
-        epochs.retire(memory, t.address, t.bytes);
-        final Table d = draining;
-        if (d != null) {
-            draining = null;
-            epochs.retire(memory, d.address, d.bytes);
-        }
-        growth.discard();
-        if (arena != null) {
-            arena.retireAll();
-        }
-        size = 0;
-        tombstones = 0;
     }
 
     /**

@@ -195,19 +195,17 @@ final class TableGrowth {
         }
     }
 
-    /** Forgets every growth in progress (the segment was cleared): frees the prepared table, unpublished. */
+    /**
+     * Forgets every growth in progress (the segment was cleared or released): frees the prepared table, which no
+     * reader can see because it was never published.
+     */
     void reset() {
-        discard();
-        preparedFilled = 0;
-        drainGroup = 0;
-    }
-
-    /** Frees the prepared table, unpublished; on release of the segment. */
-    void discard() {
         if (prepared != null) {
             memory.free(prepared.address, prepared.bytes);
             prepared = null;
         }
+        preparedFilled = 0;
+        drainGroup = 0;
     }
 
     /** Twice the groups if the live entries need it, else the same (a rebuild that drops the tombstones). */

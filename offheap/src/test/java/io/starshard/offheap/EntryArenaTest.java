@@ -25,9 +25,9 @@ class EntryArenaTest {
 
     @AfterEach
     void retireEverything() {
-        arena.retireAll();
+        arena.reset();
         epochs.synchronize();   // blocks of 1 MiB and more are freed by the releaser thread; this waits for it
-        assertEquals(0, memory.usedBytes(), "arena memory after retireAll");
+        assertEquals(0, memory.usedBytes(), "arena memory after reset");
         assertEquals(0, memory.liveAllocations());
     }
 
