@@ -17,9 +17,10 @@ import java.util.BitSet;
  * half of it) is written in place.
  *
  * <h2>Read safety</h2>
- * Regular chunks are type-stable: they stay mapped until the segment closes, whatever happens to the
- * entries in them, so an optimistic reader that follows a stale reference reads bytes of some block, never
- * unmapped memory. Dedicated chunks are freed through the {@link EpochDomain}. Every reference and every
+ * Regular chunks are type-stable while the arena lives: removing or replacing entries never unmaps them, so an
+ * optimistic reader that follows a stale reference reads bytes of some block, never unmapped memory. Memory goes
+ * back only through the {@link EpochDomain}: dedicated chunks when their entry goes, and every chunk when the
+ * segment is cleared or released ({@link #reset}), after its table no longer refers to them. Every reference and every
  * length read from shared memory is checked against the chunk it names ({@link #readIfKey}) before use, and
  * the header is loaded once: the lengths used are exactly the lengths checked.
  * Chunk sizes grow from {@value #FIRST_CHUNK_BYTES} bytes to {@value #MAX_CHUNK_BYTES} so that small shards stay
