@@ -17,7 +17,7 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Single-threaded get and put of one off-heap {@code Segment} beside {@code java.util.HashMap} and Agrona's
- * {@code Long2LongHashMap}, at 1K (in cache), 1M and 10M (out of cache) entries. Issue 3, acceptance point 4.
+ * {@code Long2LongHashMap}, at 1K (in cache), 1M and 10M (out of cache) entries.
  *
  * <p>Two workloads, one nested class each (JMH runs every {@code @Param} combination of a class, and
  * {@code Long2LongHashMap} only applies to the first):
