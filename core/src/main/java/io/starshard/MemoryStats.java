@@ -16,8 +16,8 @@ public record MemoryStats(long usedBytes, long budgetBytes, long peakBytes, long
                           long liveEntryBytes, long entries) {
 
     /**
-     * Arena bytes holding no live entry: freed blocks, the rounding of blocks to their size class, and the parts of
-     * chunks not carved yet.
+     * Arena bytes holding no live entry: entries removed or replaced in chunks compaction has not emptied yet, the
+     * rounding of entries to 8 bytes, and the parts of chunks not carved yet.
      *
      * @return {@code arenaBytes - liveEntryBytes}
      */

@@ -1,5 +1,7 @@
 package io.starshard;
 
+import io.starshard.offheap.SegmentSpec;
+
 import java.time.Duration;
 import java.util.Objects;
 import java.util.function.Consumer;
@@ -24,7 +26,7 @@ public final class RebalanceOptions {
     /** Default most entries one step moves. */
     public static final int DEFAULT_BATCH_SIZE = 4096;
     /** Default longest a step holds a lock. */
-    public static final Duration DEFAULT_MAX_PAUSE = Duration.ofMillis(1);
+    public static final Duration DEFAULT_MAX_PAUSE = Duration.ofNanos(SegmentSpec.DEFAULT_MAX_PAUSE_NANOS);
     /** Default least time between two listener calls. */
     public static final Duration DEFAULT_PROGRESS_INTERVAL = Duration.ofMillis(100);
 

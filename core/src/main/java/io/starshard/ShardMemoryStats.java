@@ -9,11 +9,13 @@ package io.starshard;
  * @param tableBytes     control bytes and slots of the shard's table (both tables while one grows)
  * @param arenaBytes     arena chunks reserved for indirect entries (0 for inline formats)
  * @param liveEntryBytes bytes of the live indirect entries in those chunks, headers included
- * @param freeListBytes  bytes of freed blocks waiting for reuse (part of the free bytes)
  * @param entries        live entries
+ * @param relocatedBytes bytes of entries compaction has copied out of sparse chunks: the price of the memory it
+ *                       gave back
+ * @param longestCompactionStepNanos the longest one step of compaction or table shrinking held the shard's lock
  */
-public record ShardMemoryStats(int shard, long tableBytes, long arenaBytes, long liveEntryBytes, long freeListBytes,
-                               long entries) {
+public record ShardMemoryStats(int shard, long tableBytes, long arenaBytes, long liveEntryBytes, long entries,
+                               long relocatedBytes, long longestCompactionStepNanos) {
 
     /**
      * Every off-heap byte this shard holds.
@@ -25,8 +27,8 @@ public record ShardMemoryStats(int shard, long tableBytes, long arenaBytes, long
     }
 
     /**
-     * Arena bytes holding no live entry: freed blocks, the rounding of blocks to their size class, and the part of
-     * a chunk not carved yet.
+     * Arena bytes holding no live entry: entries removed or replaced in chunks not emptied yet, the rounding of
+     * entries to 8 bytes, and the part of the open chunk not carved yet.
      *
      * @return {@code arenaBytes - liveEntryBytes}
      */

@@ -984,6 +984,22 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
     }
 
     /**
+     * Gives back, now, the memory that removed and replaced entries left behind: every arena chunk at least an
+     * eighth free is emptied (its live entries copied into the shard's open chunk, their slots repointed, the chunk
+     * freed once no optimistic reader can be in it), and tables much larger than their entries are replaced by
+     * smaller ones. Writes do the same a little at a time whenever a sixth of a shard's chunks is dead, so calling
+     * this is only needed to return memory at once (after a large removal, before a snapshot of the footprint).
+     * It works shard by shard in steps that each hold one shard's lock for at most about a millisecond; reads and
+     * writes go on meanwhile.
+     *
+     * @return bytes of off-heap memory given back to the budget and the operating system
+     * @throws IllegalStateException if the map is closed
+     */
+    public long compact() {
+        return engine.compact();
+    }
+
+    /**
      * The limit on encoded key plus value bytes of one entry.
      *
      * @return bytes

@@ -31,7 +31,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * must never touch memory that close freed), nothing hangs, and afterwards the map's off-heap accounting is zero.
  *
  * <p>Rounds vary the map (inline {@code Long -> Long} or indirect {@code String -> byte[]} with values above
- * 64 KiB now and then), the shard count (1, 8, 64), whether shards exist before the race (0 prefilled keys: shards
+ * 16 KiB now and then), the shard count (1, 8, 64), whether shards exist before the race (0 prefilled keys: shards
  * are created while close runs) and the number of closers (one or two at once). Default 100 rounds;
  * {@code -Pstress} 1,000, or {@code -Dstarshard.close.rounds=N}.
  */

@@ -347,7 +347,7 @@ class ConcurrencyTest {
 
     /**
      * Writers put, replace, compute, merge, remove and re-insert self-checking values (of varying size, some above
-     * 64 KiB) on a pool of keys while one writer inserts ever new keys (the table grows, then rebuilds as it
+     * 16 KiB) on a pool of keys while one writer inserts ever new keys (the table grows, then rebuilds as it
      * removes old ones). Readers validate every value they see through {@code get}, iteration of the three views
      * and {@code forEach}.
      */

@@ -11,6 +11,7 @@ import java.util.Map;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -21,6 +22,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class RebalanceBudgetTest {
     private static final int VALUE_BYTES = 60_000;
+    /** Values that are packed into the arena's chunks with others (not given a chunk of their own). */
+    private static final int PACKED_VALUE_BYTES = 3_000;
 
     @Test
     void aStartThatDoesNotFitTheBudgetChangesNothing() {
@@ -32,9 +35,11 @@ class RebalanceBudgetTest {
             load(probe, entries);
             used = probe.memoryStats().usedBytes();
         }
-        // The same map under a budget with 4 KiB to spare: 4,096 new shards' tables cannot fit in it.
+        // The same map under a budget with 4 KiB to spare besides the compaction reserve (a 64th of the budget):
+        // 4,096 new shards' tables cannot fit in it.
+        final long budget = (used + 4096) * 64 / 63 + 64;
         try (ShardedHashMap<Long, Long> map = ShardedHashMap.builder(Long.class, Long.class).shards(2)
-                .expectedEntries(2 * entries).memoryBudget(used + 4096).build()) {
+                .expectedEntries(2 * entries).memoryBudget(budget).build()) {
             load(map, entries);
             final long before = map.memoryStats().usedBytes();
             final OffHeapMemoryExhaustedException e = assertThrows(OffHeapMemoryExhaustedException.class,
@@ -63,8 +68,15 @@ class RebalanceBudgetTest {
     void aStepThatDoesNotFitTheBudgetThrowsAndLeavesEveryEntryReadable() {
         final ShardedHashMap<Long, byte[]> map = ShardedHashMap.builder(Long.class, byte[].class).shards(2)
             .memoryBudget(2L << 20).build();
-        final Map<Long, byte[]> model = fillUntilRefused(map, VALUE_BYTES);
-        assertTrue(model.size() < 64, "a sparse map: the new shards are created by the steps");
+        final Map<Long, byte[]> model = fillUntilRefused(map, PACKED_VALUE_BYTES);
+        // A quarter goes and compaction gives its memory back: room for part of the move, not all of it (the
+        // previous shards' chunks empty only as their last entries leave, while the new shards' chunks fill).
+        final int filled = model.size();
+        for (long k = 0; k < filled; k += 4) {
+            assertNotNull(map.remove(k));
+            model.remove(k);
+        }
+        assertTrue(map.compact() > 0);
         map.startRebalanceOnline(64);
         final OffHeapMemoryExhaustedException e = assertThrows(OffHeapMemoryExhaustedException.class, () -> {
             while (map.rebalanceStatus().migrating()) {
@@ -78,7 +90,7 @@ class RebalanceBudgetTest {
         // Writes meanwhile: one that must move its key into a shard without room is refused and changes
         // nothing; the others land.
         int refused = 0;
-        for (long k = 0; k < model.size(); k++) {
+        for (long k : new java.util.ArrayList<>(model.keySet())) {
             final byte[] value = model.get(k).clone();
             value[0] = (byte) ~value[0];
             try {

@@ -21,7 +21,7 @@ final class StressSupport {
     /** How long a join may take before the test reports a hang (bounds joins only, never asserts speed). */
     static final long JOIN_TIMEOUT_MILLIS = 30_000;
 
-    /** Values above 64 KiB get a dedicated arena chunk, which is freed through the epoch domain on removal. */
+    /** Values above 16 KiB get a dedicated arena chunk, which is freed through the epoch domain on removal. */
     static final int LARGE_FILL = 70_000;
 
     private StressSupport() {
@@ -151,8 +151,8 @@ final class StressSupport {
 
     /**
      * A value that names its key: {@code [keyLength:2][key UTF-8][version:8][fill][checksum:8]}. The fill length
-     * varies with the version (so updates move between blocks or stay in place); {@code large} makes it exceed
-     * 64 KiB (a dedicated chunk).
+     * varies with the version (so updates move to new blocks or stay in place); {@code large} makes it exceed
+     * 16 KiB (a dedicated chunk).
      */
     static byte[] bytesValue(String key, long version, boolean large) {
         final byte[] k = key.getBytes(StandardCharsets.UTF_8);

@@ -822,6 +822,16 @@ public final class MapEngine<K, V> {
     }
 
     /**
+     * Compacts every shard now.
+     *
+     * @return bytes given back
+     */
+    public long compact() {
+        shards.context();
+        return shards.compact();
+    }
+
+    /**
      * Off-heap memory per shard of the current array.
      *
      * @return one row per shard, in shard order

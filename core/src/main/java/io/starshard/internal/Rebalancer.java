@@ -5,6 +5,7 @@ import io.starshard.RebalanceReport;
 import io.starshard.RebalanceStatus;
 import io.starshard.internal.ThreadContext.Frame;
 import io.starshard.offheap.KeyHasher;
+import io.starshard.offheap.OffHeapMemoryExhaustedException;
 import io.starshard.offheap.Segment;
 import io.starshard.offheap.SegmentClosedException;
 import org.agrona.concurrent.Agent;
@@ -136,7 +137,7 @@ final class Rebalancer {
                 final int index = Math.floorMod(m.nextShard.getAndIncrement(), m.previousCount);
                 final Shard previous = ShardTable.shardAt(m.previous, index);
                 if (previous != null && !previous.drained) {
-                    moved += step(l, m, previous, index, budget - moved, f);
+                    moved += stepOrCompact(l, m, previous, index, budget - moved, f);
                     if (shards.layout() != l) {
                         return moved;
                     }
@@ -149,6 +150,23 @@ final class Rebalancer {
             finish(l);
         }
         return moved;
+    }
+
+    /**
+     * {@link #step}; if the budget refuses a move, every active shard is compacted (outside any lock) and the step
+     * tried once more, so that a rebalance stops at the budget only when compaction could not make room.
+     */
+    private long stepOrCompact(ShardTable.Layout l, Migration m, Shard previous, int index, long budget, Frame f) {
+        try {
+            return step(l, m, previous, index, budget, f);
+        } catch (OffHeapMemoryExhaustedException refused) {
+            shards.compact();
+            try {
+                return step(l, m, previous, index, budget, f);
+            } catch (OffHeapMemoryExhaustedException again) {
+                throw shards.refusedAfterCompaction(again);
+            }
+        }
     }
 
     /** One step on previous shard {@code index}: moves entries from its cursor until the budget or the pause. */

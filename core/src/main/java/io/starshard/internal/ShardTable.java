@@ -7,6 +7,7 @@ import io.starshard.internal.ThreadContext.Frame;
 import io.starshard.offheap.EpochDomain;
 import io.starshard.offheap.KeyHasher;
 import io.starshard.offheap.OffHeapMemory;
+import io.starshard.offheap.OffHeapMemoryExhaustedException;
 import io.starshard.offheap.Segment;
 import io.starshard.offheap.SegmentSpec;
 import io.starshard.offheap.SegmentStats;
@@ -279,9 +280,66 @@ final class ShardTable {
         }
     }
 
-    /** Releases a lock taken by {@link #lockForWrite}. */
+    /**
+     * Releases a lock taken by {@link #lockForWrite}, after one bounded step of memory maintenance if the write left
+     * the segment with chunks worth emptying or a table worth shrinking ({@link Segment#maintain}): memory comes
+     * back as the map is used, a little per write, never in one long pause.
+     */
     static void unlockWrite(Shard shard) {
-        shard.tryUnlockWrite();
+        try {
+            final Segment segment = shard.segment;
+            if (segment.maintenanceDue()) {
+                segment.maintain();
+            }
+        } finally {
+            shard.tryUnlockWrite();
+        }
+    }
+
+    /** Steps one shard's explicit compaction may take; each empties at least one chunk or ends the shard's work. */
+    private static final int MAX_COMPACTION_STEPS_PER_SHARD = 1 << 16;
+
+    /**
+     * Compacts every shard of the current array: empties every chunk at least an eighth free and shrinks
+     * oversized tables, one bounded step at a time, each under its shard's write lock (released between two
+     * steps, so writers and readers wait at most one step); then waits until the memory of the emptied chunks
+     * has been freed.
+     *
+     * @return bytes of off-heap memory given back
+     */
+    long compact() {
+        checkOpen();
+        final long before = memory.usedBytes();
+        final Layout l = layout;
+        for (int i = 0; i < l.count; i++) {
+            final Shard shard = shardAt(l.active, i);
+            for (int step = 0; shard != null && step < MAX_COMPACTION_STEPS_PER_SHARD; step++) {
+                shard.writeLock();
+                final boolean more;
+                try {
+                    checkOpen();
+                    more = !shard.segment.isClosed() && shard.segment.compact();
+                } finally {
+                    shard.tryUnlockWrite();
+                }
+                if (!more) {
+                    break;
+                }
+            }
+        }
+        epochs.synchronize();
+        return Math.max(0, before - memory.usedBytes());
+    }
+
+    /**
+     * The refusal of a write after {@link #compact} could not make room either: the same exception with what the
+     * map holds.
+     */
+    OffHeapMemoryExhaustedException refusedAfterCompaction(OffHeapMemoryExhaustedException refused) {
+        final MemoryStats m = memoryStats();
+        return refused.withDetail("after compacting every shard the map holds " + m.entries() + " entries of "
+            + m.liveEntryBytes() + " bytes in " + m.arenaBytes() + " bytes of arena chunks ("
+            + m.freeArenaBytes() + " free) and " + m.tableBytes() + " bytes of tables");
     }
 
     /** The active shard at {@code index} of layout {@code l}, created if needed. */
@@ -533,9 +591,9 @@ final class ShardTable {
                 readLocked(shard, segment -> stats[0] = segment.stats());
             }
             final SegmentStats st = stats[0];
-            rows.add(st == null ? new ShardMemoryStats(i, 0, 0, 0, 0, 0)
-                : new ShardMemoryStats(i, st.tableBytes(), st.arenaBytes(), st.liveEntryBytes(), st.freeListBytes(),
-                    st.entries()));
+            rows.add(st == null ? new ShardMemoryStats(i, 0, 0, 0, 0, 0, 0)
+                : new ShardMemoryStats(i, st.tableBytes(), st.arenaBytes(), st.liveEntryBytes(), st.entries(),
+                    st.relocatedBytes(), st.longestMaintenanceStepNanos()));
         }
         return List.copyOf(rows);
     }

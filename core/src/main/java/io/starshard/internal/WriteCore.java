@@ -1,6 +1,7 @@
 package io.starshard.internal;
 
 import io.starshard.internal.ThreadContext.Frame;
+import io.starshard.offheap.OffHeapMemoryExhaustedException;
 import io.starshard.offheap.Segment;
 
 /**
@@ -17,6 +18,10 @@ import io.starshard.offheap.Segment;
  * The key (and value) are already encoded in the thread's {@link Frame}: a failing codec has changed nothing.
  * The segment makes every allocation a write needs before it changes anything, so a full memory budget changes
  * nothing either; the entry count is updated under the same lock as the segment.
+ *
+ * <p>A put or replace that the budget refuses, after its own shard compacted, is tried once more after every
+ * shard has been compacted ({@link ShardTable#compact}): memory that other shards hold free is given back to the
+ * budget first. The remapping methods are not retried, so that a remapping function runs at most once per call.
  */
 final class WriteCore {
     /** A write core result: the key was absent (and, for {@link #putVal}, has been inserted). */
@@ -45,6 +50,19 @@ final class WriteCore {
      *         into {@code f.read} when {@code wantPrevious}, or {@link #PRESENT}
      */
     int putVal(ThreadContext ctx, Frame f, boolean onlyIfAbsent, boolean wantPrevious) {
+        try {
+            return putValOnce(ctx, f, onlyIfAbsent, wantPrevious);
+        } catch (OffHeapMemoryExhaustedException refused) {
+            shards.compact();
+            try {
+                return putValOnce(ctx, f, onlyIfAbsent, wantPrevious);
+            } catch (OffHeapMemoryExhaustedException again) {
+                throw shards.refusedAfterCompaction(again);
+            }
+        }
+    }
+
+    private int putValOnce(ThreadContext ctx, Frame f, boolean onlyIfAbsent, boolean wantPrevious) {
         final Shard shard = shards.lockForWrite(ctx, f, true);
         try {
             final Segment segment = shard.segment;
@@ -71,6 +89,19 @@ final class WriteCore {
      *         when {@code wantPrevious} (else {@link #PRESENT})
      */
     int replaceNode(ThreadContext ctx, Frame f, boolean remove, Object expected, boolean wantPrevious) {
+        try {
+            return replaceNodeOnce(ctx, f, remove, expected, wantPrevious);
+        } catch (OffHeapMemoryExhaustedException refused) {
+            shards.compact();
+            try {
+                return replaceNodeOnce(ctx, f, remove, expected, wantPrevious);
+            } catch (OffHeapMemoryExhaustedException again) {
+                throw shards.refusedAfterCompaction(again);
+            }
+        }
+    }
+
+    private int replaceNodeOnce(ThreadContext ctx, Frame f, boolean remove, Object expected, boolean wantPrevious) {
         final Shard shard = shards.lockForWrite(ctx, f, false);
         if (shard == null) {
             return ABSENT;

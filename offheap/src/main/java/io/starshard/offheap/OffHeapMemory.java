@@ -17,7 +17,11 @@ public final class OffHeapMemory {
     /** Budget value meaning "no limit other than what the operating system grants". */
     public static final long UNLIMITED = Long.MAX_VALUE;
 
+    /** Most bytes kept back for compaction: see {@link #compactionReserveBytes()}. */
+    static final long MAX_COMPACTION_RESERVE = 256 * 1024;
+
     private final long budgetBytes;
+    private final long compactionReserve;
     private final AtomicLong usedBytes = new AtomicLong();
     private final AtomicLong liveAllocations = new AtomicLong();
     private final AtomicLong peakBytes = new AtomicLong();
@@ -34,6 +38,7 @@ public final class OffHeapMemory {
                 + budgetBytes);
         }
         this.budgetBytes = budgetBytes;
+        this.compactionReserve = budgetBytes == UNLIMITED ? 0 : Math.min(MAX_COMPACTION_RESERVE, budgetBytes / 64);
     }
 
     /**
@@ -52,6 +57,32 @@ public final class OffHeapMemory {
      */
     public long budgetBytes() {
         return budgetBytes;
+    }
+
+    /**
+     * The part of the budget that only compaction may use: {@code min(256 KiB, budget / 64)}, 0 without a budget.
+     *
+     * <p>Why: compaction copies the live entries of sparse chunks into a new one before it frees them, so it
+     * needs memory exactly when the budget is full. Ordinary allocations stop this much short of the budget, so
+     * that compaction can always make progress; the budget itself is never exceeded.
+     *
+     * @return reserved bytes
+     */
+    public long compactionReserveBytes() {
+        return compactionReserve;
+    }
+
+    /**
+     * Bytes an ordinary allocation could still take (or, {@code forCompaction}, a compaction's).
+     *
+     * @param forCompaction whether the compaction reserve counts
+     * @return bytes, {@link Long#MAX_VALUE} without a budget
+     */
+    long availableBytes(boolean forCompaction) {
+        if (budgetBytes == UNLIMITED) {
+            return Long.MAX_VALUE;
+        }
+        return Math.max(0, budgetBytes - (forCompaction ? 0 : compactionReserve) - usedBytes.get());
     }
 
     /**
@@ -90,16 +121,31 @@ public final class OffHeapMemory {
      * @throws OffHeapMemoryExhaustedException if the budget or the operating system refuses
      */
     long allocate(long bytes, String purpose) {
+        return allocate(bytes, purpose, false);
+    }
+
+    /**
+     * {@link #allocate(long, String)}, for compaction when {@code forCompaction}: it may use the reserve.
+     *
+     * @param bytes         size, positive
+     * @param purpose       what the memory is for, named in the exception message
+     * @param forCompaction whether the compaction reserve may be used
+     * @return the address of the new block (uninitialised)
+     * @throws OffHeapMemoryExhaustedException if the budget or the operating system refuses
+     */
+    long allocate(long bytes, String purpose, boolean forCompaction) {
         if (bytes <= 0) {
             throw new IllegalArgumentException("allocation size must be positive, was " + bytes);
         }
+        final long limit = budgetBytes - (forCompaction ? 0 : compactionReserve);
         long used;
         do {
             used = usedBytes.get();
-            if (bytes > budgetBytes - used) {
+            if (bytes > limit - used) {
                 throw new OffHeapMemoryExhaustedException("off-heap memory budget of " + budgetBytes
                     + " bytes exceeded: " + purpose + " needs " + bytes + " bytes while " + used
-                    + " are in use (raise the budget, remove entries, or close unused maps)",
+                    + " are in use" + (forCompaction || compactionReserve == 0 ? "" : " and " + compactionReserve
+                    + " are kept for compaction") + " (raise the budget, remove entries, or close unused maps)",
                     budgetBytes, bytes, used);
             }
         } while (!usedBytes.compareAndSet(used, used + bytes));

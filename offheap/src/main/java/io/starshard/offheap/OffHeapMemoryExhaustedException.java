@@ -21,6 +21,20 @@ public final class OffHeapMemoryExhaustedException extends RuntimeException {
     }
 
     /**
+     * The same failure with {@code detail} appended to the message: what the structure that was refused held, for
+     * a caller that knows more than the accountant (a segment's live and free bytes, the map's totals).
+     *
+     * @param detail text appended after "; "
+     * @return a new exception with the same numbers, this one as its cause
+     */
+    public OffHeapMemoryExhaustedException withDetail(String detail) {
+        final OffHeapMemoryExhaustedException e = new OffHeapMemoryExhaustedException(getMessage() + "; " + detail,
+            budgetBytes, requestedBytes, usedBytes);
+        e.initCause(this);
+        return e;
+    }
+
+    /**
      * The configured budget.
      *
      * @return the budget in bytes, {@link OffHeapMemory#UNLIMITED} if none

@@ -73,6 +73,7 @@ public final class Segment implements AutoCloseable {
      */
     private volatile Table draining;
     private final TableGrowth growth;
+    private final Compaction compaction;
     private int size;
     /** Written only when {@link #warmUpHomeSlots}'s loads happen to fold to one value; never read. */
     private int slotWarmUpSink;
@@ -106,6 +107,7 @@ public final class Segment implements AutoCloseable {
         this.arena = inline ? null : new EntryArena(memory, epochs, maxEntryBytes);
         this.table = Table.allocate(memory, Table.groupsFor(spec.initialEntries()), slotSize);
         this.growth = new TableGrowth(this, memory, slotSize, syncFillBytes, spec.initialEntries());
+        this.compaction = new Compaction(this, arena, growth, memory, epochs, spec);
     }
 
     // =========================================================================================================
@@ -689,7 +691,7 @@ public final class Segment implements AutoCloseable {
         final Table next = needsRebuild(current, freeSlot) ? growth.next(current, size) : null;
         final long ref;
         try {
-            ref = arena.allocateEntry(key, keyOffset, keyLength, value, valueOffset, valueLength);
+            ref = allocateEntry(key, keyOffset, keyLength, value, valueOffset, valueLength);
         } catch (RuntimeException | Error e) {
             if (next != null) {
                 growth.giveBack(next);
@@ -771,15 +773,70 @@ public final class Segment implements AutoCloseable {
             writeInlineValue(slotAddress, value, valueOffset);
             return;
         }
-        final long ref = MemoryAccess.getLong(slotAddress + SlotDescriptor.REFERENCE_OFFSET);
+        final long refAddress = slotAddress + SlotDescriptor.REFERENCE_OFFSET;
+        long ref = MemoryAccess.getLong(refAddress);
         checkEntrySize(EntryArena.keyLength(arena.trustedAddress(ref)), valueLength);
         if (arena.fitsInPlace(ref, valueLength)) {
             arena.writeValueInPlace(ref, value, valueOffset, valueLength);
-        } else {
-            final long moved = arena.allocateWithNewValue(ref, value, valueOffset, valueLength);
-            MemoryAccess.putLong(slotAddress + SlotDescriptor.REFERENCE_OFFSET, moved);
-            arena.free(ref);
+            return;
         }
+        long moved;
+        for (int attempt = 0; ; attempt++) {
+            try {
+                moved = arena.allocateWithNewValue(ref, value, valueOffset, valueLength);
+                break;
+            } catch (OffHeapMemoryExhaustedException refused) {
+                if (!makeRoom(attempt)) {
+                    throw refused.withDetail(describeMemory());
+                }
+                ref = MemoryAccess.getLong(refAddress);   // compaction may have moved the entry
+            }
+        }
+        MemoryAccess.putLong(refAddress, moved);
+        arena.free(ref);
+    }
+
+    /**
+     * {@link EntryArena#allocateEntry}, and if the budget refuses, compaction within one pause and a second try:
+     * a write is refused for the budget only when compaction could not make room.
+     */
+    private long allocateEntry(DirectBuffer key, int keyOffset, int keyLength, DirectBuffer value, int valueOffset,
+                               int valueLength) {
+        for (int attempt = 0; ; attempt++) {
+            try {
+                return arena.allocateEntry(key, keyOffset, keyLength, value, valueOffset, valueLength);
+            } catch (OffHeapMemoryExhaustedException refused) {
+                if (!makeRoom(attempt)) {
+                    throw refused.withDetail(describeMemory());
+                }
+            }
+        }
+    }
+
+    /**
+     * What to do after the budget refused allocation number {@code attempt} of a write: first compact, then, if
+     * emptied chunks still wait for readers to leave, wait for them; then give up.
+     *
+     * @return whether to try again
+     */
+    private boolean makeRoom(int attempt) {
+        if (attempt == 0) {
+            compaction.makeRoom();
+            return true;
+        }
+        if (attempt == 1 && epochs.hasPending()) {
+            epochs.synchronize();
+            return true;
+        }
+        return false;
+    }
+
+    /** What this segment holds, for a refusal's message: live entry bytes, and what compaction left free. */
+    private String describeMemory() {
+        final Table d = draining;
+        return "this shard holds " + size + " entries of " + arena.liveEntryBytes() + " bytes in " + arena.reservedBytes()
+            + " bytes of arena chunks (" + arena.freeBytes() + " free after compaction) and "
+            + (table.bytes + (d == null ? 0 : d.bytes)) + " bytes of table";
     }
 
     /**
@@ -853,6 +910,7 @@ public final class Segment implements AutoCloseable {
             epochs.retire(memory, d.address, d.bytes);
         }
         growth.reset();
+        compaction.reset();
         if (arena != null) {
             arena.reset();
         }
@@ -868,6 +926,55 @@ public final class Segment implements AutoCloseable {
         if (draining != null) {
             growth.drain(currentTable(), Integer.MAX_VALUE);   // nothing left to move: retires the old table
         }
+    }
+
+    // =========================================================================================================
+    // Memory maintenance (Compaction): only the owner, under its write lock
+    // =========================================================================================================
+
+    /**
+     * Whether {@link #maintain} has work: chunks to empty or worth emptying, or a table to shrink. Cheap enough to
+     * ask after every write.
+     *
+     * @return true if a step would do something
+     */
+    public boolean maintenanceDue() {
+        return table != null && compaction.due();
+    }
+
+    /**
+     * One step of memory maintenance, holding the caller's lock for about the spec's maximum pause at most: empties
+     * chunks that are sparse enough to be worth it and shrinks a table much larger than its entries.
+     *
+     * @return whether work remains (call again, after releasing the lock for a while)
+     * @throws IllegalStateException if the segment is closed
+     */
+    public boolean maintain() {
+        currentTable();
+        return compaction.step(false);
+    }
+
+    /**
+     * One step of an explicit compaction: as {@link #maintain}, but empties every chunk at least an eighth free,
+     * not only enough to bring the free bytes down. Call until it returns false; each call that starts a new
+     * round chooses the chunks anew.
+     *
+     * @return whether work remains
+     * @throws IllegalStateException if the segment is closed
+     */
+    public boolean compact() {
+        currentTable();
+        return compaction.step(true);
+    }
+
+    /**
+     * The longest time one maintenance step (including a compaction for room after a refused allocation) held the
+     * lock, for tests and stats.
+     *
+     * @return nanoseconds
+     */
+    public long longestMaintenanceStepNanos() {
+        return compaction.longestStepNanos();
     }
 
     // =========================================================================================================
@@ -1053,12 +1160,13 @@ public final class Segment implements AutoCloseable {
     public SegmentStats stats() {
         final Table t = table;
         if (t == null) {
-            return new SegmentStats(0, 0, 0, 0, 0, 0, 0, growths, rebuilds);
+            return new SegmentStats(0, 0, 0, 0, 0, 0, 0, growths, rebuilds, compaction.shrinks(),
+                compaction.longestStepNanos());
         }
         final Table d = draining;
         return new SegmentStats(size, t.capacity, tombstones, t.bytes + (d == null ? 0 : d.bytes) + growth.preparedBytes(),
             inline ? 0 : arena.reservedBytes(), inline ? 0 : arena.liveEntryBytes(),
-            inline ? 0 : arena.freeListBytes(), growths, rebuilds);
+            inline ? 0 : arena.relocatedBytes(), growths, rebuilds, compaction.shrinks(), compaction.longestStepNanos());
     }
 
     /**
@@ -1101,7 +1209,13 @@ public final class Segment implements AutoCloseable {
      *
      * @throws IllegalStateException if the segment is closed
      */
-    private Table currentTable() {
+    /** The table, or null once closed. */
+    Table tableOrNull() {
+        return table;
+    }
+
+    /** The table; throws if the segment is closed. */
+    Table currentTable() {
         final Table t = table;
         if (t == null) {
             throw closed();
@@ -1191,7 +1305,7 @@ public final class Segment implements AutoCloseable {
     void publishGrowth(Table next, Table old) {
         if (next.groups > old.groups) {
             growths++;
-        } else {
+        } else if (next.groups == old.groups) {
             rebuilds++;
         }
         tombstones = 0;

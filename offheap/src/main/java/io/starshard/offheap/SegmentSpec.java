@@ -32,15 +32,20 @@ public final class SegmentSpec {
     private final int maxEntryBytes;
     private final int initialEntries;
     private final KeyHasher hasher;
+    private final long maxPauseNanos;
+
+    /** The longest a segment's own memory maintenance may hold its owner's lock by default: one millisecond. */
+    public static final long DEFAULT_MAX_PAUSE_NANOS = 1_000_000;
 
     private SegmentSpec(boolean inline, int keyWidth, int valueWidth, int maxEntryBytes, int initialEntries,
-                        KeyHasher hasher) {
+                        KeyHasher hasher, long maxPauseNanos) {
         this.inline = inline;
         this.keyWidth = keyWidth;
         this.valueWidth = valueWidth;
         this.maxEntryBytes = maxEntryBytes;
         this.initialEntries = initialEntries;
         this.hasher = hasher;
+        this.maxPauseNanos = maxPauseNanos;
     }
 
     /**
@@ -63,7 +68,8 @@ public final class SegmentSpec {
         if (hasher == null) {
             throw new NullPointerException("hasher");
         }
-        return new SegmentSpec(true, keyWidth, valueWidth, keyWidth + valueWidth, DEFAULT_INITIAL_ENTRIES, hasher);
+        return new SegmentSpec(true, keyWidth, valueWidth, keyWidth + valueWidth, DEFAULT_INITIAL_ENTRIES, hasher,
+            DEFAULT_MAX_PAUSE_NANOS);
     }
 
     /**
@@ -78,7 +84,7 @@ public final class SegmentSpec {
             throw new IllegalArgumentException("maxEntryBytes must be 1.." + MAX_ENTRY_BYTES_LIMIT + ", was "
                 + maxEntryBytes);
         }
-        return new SegmentSpec(false, -1, -1, maxEntryBytes, DEFAULT_INITIAL_ENTRIES, null);
+        return new SegmentSpec(false, -1, -1, maxEntryBytes, DEFAULT_INITIAL_ENTRIES, null, DEFAULT_MAX_PAUSE_NANOS);
     }
 
     /**
@@ -103,7 +109,31 @@ public final class SegmentSpec {
         if (entries < 0) {
             throw new IllegalArgumentException("initial entries must be >= 0, was " + entries);
         }
-        return new SegmentSpec(inline, keyWidth, valueWidth, maxEntryBytes, entries, hasher);
+        return new SegmentSpec(inline, keyWidth, valueWidth, maxEntryBytes, entries, hasher, maxPauseNanos);
+    }
+
+    /**
+     * A copy whose memory maintenance (compaction, shrinking the table) holds the owner's lock for at most about
+     * {@code nanos} per step: the step looks at the clock every few entries and stops once this time has passed.
+     *
+     * @param nanos 1 µs .. 1 s
+     * @return a new spec
+     * @throws IllegalArgumentException if {@code nanos} is out of range
+     */
+    public SegmentSpec withMaxPauseNanos(long nanos) {
+        if (nanos < 1_000 || nanos > 1_000_000_000) {
+            throw new IllegalArgumentException("maxPause must be between 1 µs and 1 s, was " + nanos + " ns");
+        }
+        return new SegmentSpec(inline, keyWidth, valueWidth, maxEntryBytes, initialEntries, hasher, nanos);
+    }
+
+    /**
+     * How long one step of memory maintenance may hold the owner's lock.
+     *
+     * @return nanoseconds
+     */
+    public long maxPauseNanos() {
+        return maxPauseNanos;
     }
 
     /**

@@ -8,13 +8,16 @@ package io.starshard.offheap;
  * @param tombstones         DELETED slots awaiting the next rebuild
  * @param tableBytes         bytes of the control and slot arrays
  * @param arenaBytes         bytes of arena chunks reserved for indirect entries (0 for inline segments)
- * @param liveEntryBytes     bytes of live indirect entries, headers included, without size-class rounding
- * @param freeListBytes      bytes of freed arena blocks waiting for reuse
+ * @param liveEntryBytes     bytes of live indirect entries, headers included, without the rounding to 8 bytes
+ * @param relocatedBytes     bytes of entries compaction has copied out of sparse chunks
  * @param growths            times the table doubled
  * @param rebuilds           times the table was rebuilt at the same size to drop tombstones
+ * @param shrinks            times the table was replaced by a smaller one
+ * @param longestMaintenanceStepNanos the longest one step of compaction or shrinking held the owner's lock
  */
 public record SegmentStats(int entries, int capacity, int tombstones, long tableBytes, long arenaBytes,
-                           long liveEntryBytes, long freeListBytes, long growths, long rebuilds) {
+                           long liveEntryBytes, long relocatedBytes, long growths, long rebuilds, long shrinks,
+                           long longestMaintenanceStepNanos) {
 
     /**
      * Everything this segment holds off-heap.
@@ -26,7 +29,8 @@ public record SegmentStats(int entries, int capacity, int tombstones, long table
     }
 
     /**
-     * Fraction of arena bytes not holding live entry bytes (size-class rounding, free blocks, chunk tails).
+     * Fraction of arena bytes not holding live entry bytes (entries removed or replaced in chunks not yet emptied,
+     * the rounding to 8 bytes, the open chunk's uncarved end).
      *
      * @return 0 for a perfectly packed arena (or an inline segment), up to 1
      */

@@ -11,9 +11,10 @@ import org.agrona.ExpandableArrayBuffer;
  * and a lookup of its key finds exactly this slot (no key is stored twice); FULL bytes number the segment's size,
  * DELETED bytes its tombstones, together at most the fill limit. Inline: the stored hash is {@code hashFixed} of
  * a key of the spec's width (the unhash round-trips) and the value's padding is zero. Indirect: every reference
- * names a well-formed live block, no block is referenced twice or also free, the free lists are well-formed,
- * every arena byte is in exactly one live or free block, and the live-entry, free-list and reserved byte counts
- * equal the sums over the blocks.
+ * names a well-formed entry inside a live chunk (below the carved end of the chunk being filled), no block is
+ * referenced twice, every chunk's live-byte count equals the blocks its entries take (so a leaked or doubly freed
+ * entry shows), no closed chunk is kept empty, and the live-entry, reserved and packed byte counts equal the sums
+ * over the chunks ({@link EntryArena.Census}).
  */
 final class SegmentVerifier {
     static void verify(Segment segment, Table t, Table draining, EntryArena arena, int size, int tombstones) {

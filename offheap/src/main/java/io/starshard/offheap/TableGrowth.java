@@ -200,12 +200,17 @@ final class TableGrowth {
      * reader can see because it was never published.
      */
     void reset() {
+        dropPrepared();
+        drainGroup = 0;
+    }
+
+    /** Frees the prepared table, if any (never published, so no reader can see it): the table is shrinking. */
+    void dropPrepared() {
         if (prepared != null) {
             memory.free(prepared.address, prepared.bytes);
             prepared = null;
         }
         preparedFilled = 0;
-        drainGroup = 0;
     }
 
     /** Twice the groups if the live entries need it, else the same (a rebuild that drops the tombstones). */

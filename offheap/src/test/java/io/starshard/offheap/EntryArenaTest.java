@@ -31,25 +31,6 @@ class EntryArenaTest {
         assertEquals(0, memory.liveAllocations());
     }
 
-    @Test
-    void sizeClassesCoverEverySizeWithAtMostQuarterRounding() {
-        int previous = 0;
-        for (int c = 0; c < EntryArena.CLASS_COUNT; c++) {
-            int size = EntryArena.classSize(c);
-            assertTrue(size > previous && size % 8 == 0, "class " + c + " size " + size);
-            assertEquals(c, EntryArena.classIndex(size));
-            previous = size;
-        }
-        assertEquals(EntryArena.MAX_SMALL_BLOCK, EntryArena.classSize(EntryArena.CLASS_COUNT - 1));
-        for (int size = 8; size <= EntryArena.MAX_SMALL_BLOCK; size += 8) {
-            int c = EntryArena.classIndex(size);
-            int block = EntryArena.classSize(c);
-            assertTrue(block >= size, "size " + size + " in class " + c + " of " + block);
-            assertTrue(c == 0 || EntryArena.classSize(c - 1) < size, "size " + size + " not in the smallest class");
-            assertTrue(size <= 128 ? block == size : block - size <= size / 4, "rounding of " + size + " to " + block);
-        }
-    }
-
     private long put(int keyLength, int valueLength, int fill) {
         key.setMemory(0, keyLength, (byte) fill);
         value.setMemory(0, valueLength, (byte) ~fill);
@@ -67,55 +48,74 @@ class EntryArenaTest {
         assertEquals(valueLength, EntryArena.valueLength(arena.trustedAddress(ref)));
     }
 
-    @Test
-    void freeListsAreLastInFirstOutPerClassAndAccounted() {
-        long a = put(8, 8, 1);          // 24 B -> class of 24
-        long b = put(8, 8, 2);
-        long big = put(8, 100, 3);      // 116 -> 120
-        assertEquals(3 * 0 + 8 + 8 + 8 + 8 + 8 + 8 + 8 + 8 + 100, arena.liveEntryBytes());
-        long reserved = arena.reservedBytes();
-        assertEquals(EntryArena.FIRST_CHUNK_BYTES, reserved);
-        assertEquals(reserved, memory.usedBytes());
-        arena.free(a);
-        assertEquals(24, arena.freeListBytes());
-        arena.free(b);
-        assertEquals(48, arena.freeListBytes());
-        long c = put(4, 12, 4);         // same class (24 B): reuses b, then a
-        long d = put(10, 6, 5);
-        assertEquals(b, c);
-        assertEquals(a, d);
-        assertEquals(0, arena.freeListBytes());
-        assertEquals(reserved, arena.reservedBytes(), "reuse allocates nothing");
-        assertEntry(c, 4, 12, 4);
-        assertEntry(d, 10, 6, 5);
-        assertEntry(big, 8, 100, 3);
+    /** The block an entry of these lengths takes: its bytes rounded up to 8. */
+    private static int block(int keyLength, int valueLength) {
+        return EntryDescriptor.blockBytes(EntryDescriptor.entryBytes(keyLength, valueLength));
     }
 
     @Test
-    void chunksGrowAndTheirTailsAreRecycled() {
+    void entriesArePackedOneAfterAnotherWithNoRoundingBeyondEightBytes() {
+        long a = put(8, 8, 1);          // 24 B
+        long b = put(3, 10, 2);         // 21 -> 24 B
+        long c = put(8, 100, 3);        // 116 -> 120 B
+        assertEquals(EntryDescriptor.refChunkId(a), EntryDescriptor.refChunkId(c));
+        assertEquals(0, EntryDescriptor.refOffset(a));
+        assertEquals(24, EntryDescriptor.refOffset(b));
+        assertEquals(48, EntryDescriptor.refOffset(c));
+        assertEquals(24 + 21 + 116, arena.liveEntryBytes());
+        assertEquals(EntryArena.FIRST_CHUNK_BYTES, arena.reservedBytes());
+        assertEquals(EntryArena.FIRST_CHUNK_BYTES - 168, arena.freeBytes());
+        arena.free(b);
+        assertEquals(EntryArena.FIRST_CHUNK_BYTES - 144, arena.freeBytes(), "a freed entry's block is free bytes");
+        long d = put(1, 1, 4);
+        assertEquals(168, EntryDescriptor.refOffset(d), "carved from the end, not from the freed block");
+        assertEntry(a, 8, 8, 1);
+        assertEntry(c, 8, 100, 3);
+        assertEntry(d, 1, 1, 4);
+        assertEquals(null, census(a, c, d));
+    }
+
+    @Test
+    void chunksGrowAndAnEmptiedChunkGoesBackAtOnce() {
         List<Long> refs = new ArrayList<>();
-        Set<Long> distinct = new HashSet<>();
         for (int i = 0; i < 3000; i++) {
-            long ref = put(16, 1000, i);  // 1024 B blocks
-            refs.add(ref);
-            assertTrue(distinct.add(ref));
+            refs.add(put(16, 1000, i));  // 1024 B blocks
         }
-        assertTrue(arena.reservedBytes() > 3000L * 1024);
         assertEquals(memory.usedBytes(), arena.reservedBytes());
-        // Every block lies in its chunk and holds what was written.
         for (int i = 0; i < refs.size(); i += 97) {
             assertEntry(refs.get(i), 16, 1000, i);
         }
-        // The small tails cut off when chunks filled up are on free lists: small entries use them first.
-        long before = arena.reservedBytes();
-        long tails = arena.freeListBytes();
-        for (long used = 0; used + 8 <= tails; used += 8) {
-            put(0, 0, 0);   // 8-byte entries: any free block of class 8 ... none may need a new chunk
-            if (arena.freeListBytes() == tails) {
-                break;      // no 8-byte tails left; larger tail blocks are not split
+        // Chunks double up to the maximum.
+        Set<Integer> chunkIds = new HashSet<>();
+        refs.forEach(r -> chunkIds.add(EntryDescriptor.refChunkId(r)));
+        assertTrue(chunkIds.size() < 3000L * 1024 / EntryArena.FIRST_CHUNK_BYTES / 4, "chunks grew: " + chunkIds.size());
+        // Remove every entry of the first (closed) chunk: it is returned, the others keep theirs.
+        int first = EntryDescriptor.refChunkId(refs.get(0));
+        long reserved = arena.reservedBytes();
+        List<Long> kept = new ArrayList<>();
+        for (long ref : refs) {
+            if (EntryDescriptor.refChunkId(ref) == first) {
+                arena.free(ref);
+            } else {
+                kept.add(ref);
             }
         }
-        assertEquals(before, arena.reservedBytes());
+        assertEquals(reserved - EntryArena.FIRST_CHUNK_BYTES, arena.reservedBytes());
+        epochs.synchronize();
+        assertEquals(arena.reservedBytes(), memory.usedBytes(), "the emptied chunk's memory is freed");
+        assertEquals(null, census(kept.stream().mapToLong(Long::longValue).toArray()));
+    }
+
+    @Test
+    void anEmptiedOpenChunkIsCarvedAgainFromItsStart() {
+        long a = put(8, 8, 1);
+        long b = put(8, 8, 2);
+        arena.free(a);
+        arena.free(b);
+        assertEquals(EntryArena.FIRST_CHUNK_BYTES, arena.reservedBytes(), "the open chunk is kept");
+        long c = put(8, 8, 3);
+        assertEquals(a, c, "carved again from offset 0");
+        assertEntry(c, 8, 8, 3);
     }
 
     @Test
@@ -139,17 +139,20 @@ class EntryArenaTest {
     }
 
     @Test
-    void inPlaceUpdatesOnlyWhenTheBlockFitsAndIsNotHalfEmpty() {
+    void inPlaceUpdatesWhenTheBlockDoesNotGrowAndAShrunkBlockFreesItsRest() {
         long ref = put(8, 40, 1);       // 56 B block
         assertTrue(arena.fitsInPlace(ref, 40));
-        assertTrue(arena.fitsInPlace(ref, 20));      // 40 B > 28
+        assertTrue(arena.fitsInPlace(ref, 20));
         assertFalse(arena.fitsInPlace(ref, 41));     // 64 B > 56
-        assertTrue(arena.fitsInPlace(ref, 12));      // 32 B: more than half of 56
-        assertFalse(arena.fitsInPlace(ref, 4));      // 24 B: would waste more than half
+        assertTrue(arena.fitsInPlace(ref, 0));       // 16 B: the other 40 become free bytes
         value.setMemory(0, 30, (byte) 0x55);
         long live = arena.liveEntryBytes();
-        arena.writeValueInPlace(ref, value, 0, 30);
+        long free = arena.freeBytes();
+        arena.writeValueInPlace(ref, value, 0, 30);  // 46 -> 48 B
         assertEquals(live - 10, arena.liveEntryBytes());
+        assertEquals(free + 8, arena.freeBytes());
+        assertFalse(arena.fitsInPlace(ref, 40), "the block is now 48 bytes");
+        assertEquals(null, census(ref));
         key.setMemory(0, 8, (byte) 1);
         ExpandableArrayBuffer out = new ExpandableArrayBuffer(8);
         assertEquals(30, arena.readIfKey(ref, key, 0, 8, out, 0));
@@ -174,13 +177,13 @@ class EntryArenaTest {
             EntryDescriptor.ref(chunk, offset + 4), EntryDescriptor.ref(chunk, -8), EntryDescriptor.ref(chunk, 1 << 30),
             EntryDescriptor.ref(chunk, EntryArena.FIRST_CHUNK_BYTES - 4),
             EntryDescriptor.ref(chunk, EntryArena.FIRST_CHUNK_BYTES),
-            EntryDescriptor.NO_BLOCK, Long.MIN_VALUE,
+            -1L, Long.MIN_VALUE,
         };
         for (long r : bad) {
             assertEquals(EntryArena.INVALID, arena.readIfKey(r, key, 0, 8, null, 0), Long.toHexString(r));
         }
         long address = arena.trustedAddress(ref);
-        // Headers a racing writer could leave: a free-list link, huge and negative lengths, past the chunk end.
+        // Headers a racing writer could leave: another entry's bytes, huge and negative lengths, past the chunk end.
         long[] headers = {
             EntryDescriptor.ref(chunk, EntryArena.FIRST_CHUNK_BYTES - 8), -1L, 0x7FFF_FFFF_0000_0008L,
             0x8000_0000_0000_0008L, ((long) (EntryArena.FIRST_CHUNK_BYTES) << 32) | 8, 0x00FF_FFFFL,
@@ -192,7 +195,7 @@ class EntryArenaTest {
             assertTrue(r == EntryArena.INVALID || r == EntryArena.KEY_MISMATCH, Long.toHexString(header) + " -> " + r);
         }
         assertTrue(out.capacity() <= 64, "nothing was copied");
-        MemoryAccess.putLong(address, 8L | (16L << 32) | ((long) EntryArena.classIndex(32) << 24));  // restore
+        MemoryAccess.putLong(address, 8L | (16L << 32));  // restore: key 8, value 16, packed
         key.setMemory(0, 8, (byte) 9);
         assertEquals(16, arena.readIfKey(ref, key, 0, 8, out, 0));
     }
@@ -223,8 +226,8 @@ class EntryArenaTest {
             assertEntry(e[0], (int) e[1], (int) e[2], (int) e[3]);
         }
         assertEquals(memory.usedBytes(), arena.reservedBytes());
-        assertTrue(arena.freeListBytes() + arena.liveEntryBytes() <= arena.reservedBytes());
-        assertEquals(null, census(live.stream().mapToLong(e -> e[0]).toArray()), "every chunk tiled and accounted");
+        assertTrue(arena.freeBytes() + arena.liveEntryBytes() <= arena.reservedBytes());
+        assertEquals(null, census(live.stream().mapToLong(e -> e[0]).toArray()), "every chunk accounted");
     }
 
     /** Runs a census with these live references; returns the first violation or null. */
@@ -237,6 +240,92 @@ class EntryArenaTest {
             }
         }
         return census.finish();
+    }
+
+    @Test
+    void compactionEmptiesTheSparsestChunksAndKeepsEveryEntry() {
+        List<long[]> live = new ArrayList<>();   // {ref, keyLength, valueLength, fill}
+        for (int i = 0; i < 4000; i++) {
+            live.add(new long[] {put(8, 200 + i % 300, i), 8, 200 + i % 300, i});
+        }
+        SplittableRandom random = new SplittableRandom(5);
+        List<long[]> kept = new ArrayList<>();
+        for (long[] e : live) {
+            if (random.nextInt(10) < 7) {
+                arena.free(e[0]);                 // 70 % removed, spread over every chunk
+            } else {
+                kept.add(e);
+            }
+        }
+        long reserved = arena.reservedBytes();
+        assertTrue(arena.compactionDue(), "more than a sixth is dead");
+        int rounds = 0;
+        while (arena.chooseVictims(true, true)) {      // each round copies at most one maximum chunk of live entries
+            for (long[] e : kept) {              // what the segment's walk of its slots does
+                if (arena.isEvacuating(e[0])) {
+                    e[0] = arena.relocate(e[0]);
+                }
+            }
+            assertFalse(arena.evacuating(), "every chosen chunk emptied and returned");
+            assertEquals(null, census(kept.stream().mapToLong(e -> e[0]).toArray()));
+            assertTrue(++rounds < 100);
+        }
+        assertTrue(arena.reservedBytes() < reserved && arena.reservedBytes()
+            <= arena.liveEntryBytes() + 2L * EntryArena.MAX_CHUNK_BYTES, "what is left is the live entries, the open"
+            + " chunk and the chunk they were copied into: " + arena.reservedBytes() + " of " + reserved);
+        assertTrue(arena.relocatedBytes() > 0);
+        for (long[] e : kept) {
+            assertEntry(e[0], (int) e[1], (int) e[2], (int) e[3]);
+        }
+        assertEquals(null, census(kept.stream().mapToLong(e -> e[0]).toArray()));
+        epochs.synchronize();
+        assertEquals(arena.reservedBytes(), memory.usedBytes());
+        assertFalse(arena.compactionDue(), "what is left free is below the threshold");
+    }
+
+    @Test
+    void underABudgetChunksShrinkNearTheEndAndCompactionMayUseTheReserve() {
+        OffHeapMemory budget = new OffHeapMemory(4 << 20);
+        EntryArena small = new EntryArena(budget, epochs, MAX_ENTRY);
+        List<Long> refs = new ArrayList<>();
+        try {
+            while (true) {
+                key.setMemory(0, 8, (byte) refs.size());
+                refs.add(small.allocateEntry(key, 0, 8, value, 0, 1000));
+            }
+        } catch (OffHeapMemoryExhaustedException full) {
+            assertTrue(full.getMessage().contains("kept for compaction"), full.getMessage());
+        }
+        long live = small.liveEntryBytes();
+        assertTrue(live > 0.95 * (budget.budgetBytes() - budget.compactionReserveBytes()),
+            "the budget fills: " + live + " of " + budget.budgetBytes());
+        // Half the entries go; compaction empties chunks through the reserve although ordinary allocations fail.
+        List<Long> kept = new ArrayList<>();
+        for (int i = 0; i < refs.size(); i++) {
+            if (i % 2 == 0) {
+                small.free(refs.get(i));
+            } else {
+                kept.add(refs.get(i));
+            }
+        }
+        // Round after round, as the segment's compaction for room does: each round's copies must fit what the
+        // budget has left, and the chunks it empties are freed before the next round chooses.
+        int rounds = 0;
+        while (small.chooseVictims(true, false)) {
+            for (int i = 0; i < kept.size(); i++) {
+                if (small.isEvacuating(kept.get(i))) {
+                    kept.set(i, small.relocate(kept.get(i)));
+                }
+            }
+            assertFalse(small.evacuating());
+            epochs.synchronize();
+            assertTrue(++rounds < 1000);
+        }
+        assertTrue(rounds > 1, "the reserve alone does not hold half the entries: several rounds");
+        assertTrue(budget.usedBytes() < 0.6 * budget.budgetBytes(), "half came back: " + budget);
+        small.reset();
+        epochs.synchronize();
+        assertEquals(0, budget.usedBytes());
     }
 
     @Test
@@ -260,7 +349,7 @@ class EntryArenaTest {
     }
 
     @Test
-    void theCensusNamesALeakedBlock() {
+    void theCensusNamesALeakedEntry() {
         long a = put(8, 16, 1);
         put(8, 16, 2);                                            // live, but no slot will name it
         String problem = census(a);
@@ -268,38 +357,42 @@ class EntryArenaTest {
     }
 
     @Test
-    void theCensusNamesAReferenceToAFreedBlock() {
+    void theCensusNamesAReferenceToAFreedEntry() {
         long a = put(8, 16, 1);
         long b = put(8, 16, 2);
         arena.free(b);
         String problem = census(a, b);                            // b is free, yet a slot names it
-        assertTrue(problem != null && problem.contains("reference " + Long.toHexString(b)), problem);
+        assertTrue(problem != null && problem.contains("the arena accounts 32"), problem);
     }
 
     @Test
-    void theCensusNamesAFreeListCycle() {
+    void theCensusNamesAReferenceHeldTwice() {
         long a = put(8, 16, 1);
-        long b = put(8, 16, 2);
-        long c = put(8, 16, 3);
-        arena.free(a);
-        arena.free(b);                                            // list: b -> a -> end
-        MemoryAccess.putLong(arena.trustedAddress(a) + EntryDescriptor.FREE_LINK_OFFSET, b);   // a -> b: a cycle
-        String problem = census(c);
-        assertTrue(problem != null && problem.contains("free-list cycle"), problem);
-        MemoryAccess.putLong(arena.trustedAddress(a) + EntryDescriptor.FREE_LINK_OFFSET, EntryDescriptor.NO_BLOCK);
-        assertEquals(null, census(c));
+        String problem = census(a, a);
+        assertTrue(problem != null && problem.contains("a reference held twice"), problem);
     }
 
     @Test
-    void theCensusNamesAFreeLinkOutsideTheCarvedPartOfTheChunk() {
+    void theCensusNamesAnEntryPastTheCarvedEndOfTheOpenChunk() {
         long a = put(8, 16, 1);
-        long c = put(8, 16, 3);
-        arena.free(a);
-        // The chunk being carved ends at its bump offset (64): a block at 2048 was never handed out.
-        MemoryAccess.putLong(arena.trustedAddress(a) + EntryDescriptor.FREE_LINK_OFFSET,
-            EntryDescriptor.ref(EntryDescriptor.refChunkId(a), 2048));
-        String problem = census(c);
-        assertTrue(problem != null && problem.contains("is not an aligned block below its chunk's end 64"), problem);
-        MemoryAccess.putLong(arena.trustedAddress(a) + EntryDescriptor.FREE_LINK_OFFSET, EntryDescriptor.NO_BLOCK);
+        long beyond = EntryDescriptor.ref(EntryDescriptor.refChunkId(a), 2048);   // never carved
+        MemoryAccess.putLong(arena.trustedAddress(beyond), 8L | (16L << 32));
+        String problem = census(a, beyond);
+        assertTrue(problem != null && problem.contains("ends past 32"), problem);
+    }
+
+    @Test
+    void theCensusNamesAChunkMarkedForEmptyingThatIsNotCounted() {
+        List<Long> refs = new ArrayList<>();
+        for (int i = 0; i < 100; i++) {
+            refs.add(put(8, 500, i));
+        }
+        for (int i = 0; i < 90; i++) {
+            arena.free(refs.get(i));
+        }
+        assertTrue(arena.chooseVictims(true, true));
+        assertEquals(null, census(refs.subList(90, 100).stream().mapToLong(Long::longValue).toArray()));
+        arena.abandonVictims();
+        assertEquals(null, census(refs.subList(90, 100).stream().mapToLong(Long::longValue).toArray()));
     }
 }

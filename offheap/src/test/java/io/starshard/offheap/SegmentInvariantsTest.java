@@ -203,11 +203,11 @@ class SegmentInvariantsTest {
     }
 
     @Test
-    void anEntryHeaderWhoseValueNoLongerFitsItsBlock() {
-        // 8 + 4 + 20 = 32 bytes in a 32-byte block: one more value byte does not fit.
+    void anEntryHeaderWhoseValueRunsPastWhatWasCarved() {
+        // Three 32-byte entries carved from the open chunk: an entry of 8 + 4 + 88 bytes ends past the carved 96.
         Segment s = indirect(0, 3);
-        assertDetected(s, t -> MemoryAccess.putInt(entryAddress(s, t) + EntryDescriptor.VALUE_LENGTH_OFFSET, 21),
-            "an entry of 33 bytes in a block of 32");
+        assertDetected(s, t -> MemoryAccess.putInt(entryAddress(s, t) + EntryDescriptor.VALUE_LENGTH_OFFSET, 88),
+            "ends past 96");
     }
 
     @Test

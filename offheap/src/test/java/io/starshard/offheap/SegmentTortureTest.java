@@ -117,9 +117,10 @@ class SegmentTortureTest {
             total.busy += c.busy;
         }
         System.out.printf("torture %s (%d ms): writer %d mutations, %d segments, %d clears, %d growths, %d large"
-                + " entries; readers: %d validated (%d hits, %d misses), %d discarded (of which %d RETRY),"
+                + " entries, %d maintenance steps (%d bytes relocated, %d shrinks); readers: %d validated (%d hits, %d misses), %d discarded (of which %d RETRY),"
                 + " %d IllegalStateException from closed segments, %d started during a write%n",
-            variant, MILLIS, w.mutations, w.segments, w.clears, w.growths, w.largeEntries, total.validated,
+            variant, MILLIS, w.mutations, w.segments, w.clears, w.growths, w.largeEntries, w.maintenanceSteps,
+            w.relocatedBytes, w.shrinks, total.validated,
             total.validatedHits, total.validated - total.validatedHits, total.discarded, total.retries,
             total.closedExceptions, total.busy);
         if (failure.get() != null) {
@@ -129,6 +130,9 @@ class SegmentTortureTest {
             assertTrue(c.validated > 0, "a reader validated no read at all");
         }
         assertTrue(total.validatedHits > 0, "no validated read found a key");
+        if ("indirect".equals(variant)) {
+            assertTrue(w.relocatedBytes > 0, "compaction moved no entry under the readers");
+        }
         if ("close-racing".equals(variant)) {
             assertTrue(w.segments > 1, "no segment was closed under the readers");
             assertTrue(total.closedExceptions > 0, "no reader ever met a closed segment");
@@ -347,6 +351,10 @@ class SegmentTortureTest {
         long clears;
         long growths;
         long largeEntries;
+        /** Maintenance steps run after writes (chunks emptied under the readers, tables shrunk). */
+        long maintenanceSteps;
+        long relocatedBytes;
+        long shrinks;
         OffHeapMemory lastMemory;
     }
 
@@ -390,7 +398,7 @@ class SegmentTortureTest {
                         } else {
                             writeValue(value, id, gen);
                             int length = valueLength(id, gen);
-                            if (length > EntryArena.MAX_SMALL_BLOCK) {
+                            if (length > EntryArena.MAX_PACKED_BLOCK) {
                                 stats.largeEntries++;
                             }
                             segment.put(hash, key, 0, keyLength, value, 0, length);
@@ -413,6 +421,10 @@ class SegmentTortureTest {
                         }
                     }
                     stats.mutations++;
+                    if (segment.maintenanceDue()) {
+                        segment.maintain();   // what the map does after a write: entries move under the readers
+                        stats.maintenanceSteps++;
+                    }
                 } finally {
                     endWrite();
                 }
@@ -421,6 +433,8 @@ class SegmentTortureTest {
                 }
             }
             stats.growths += segment.stats().growths();
+            stats.relocatedBytes += segment.stats().relocatedBytes();
+            stats.shrinks += segment.stats().shrinks();
             verify(segment, inline, gens, key);
             // Replace the segment by a fresh one (growth starts again) and close the old one under the readers.
             round++;

@@ -19,7 +19,8 @@ import java.util.SplittableRandom;
  *       live key + value bytes as a share of the budget at each refusal.</li>
  *   <li><b>churn</b>: 100K live keys whose values are replaced N times (default 10M) with new random sizes; the
  *       reserved off-heap bytes against the live bytes after every tenth of the replacements.</li>
- *   <li><b>shrink</b>: then remove 99 % of the keys, and then {@code clear()}: what the map still holds.</li>
+ *   <li><b>shrink</b>: then remove 99 % of the keys, {@code compact()}, and {@code clear()}: what the map still
+ *       holds after each.</li>
  * </ol>
  * "Live bytes" are the user's bytes: 8 per key plus the value's length, without any header or slot.
  *
@@ -122,6 +123,9 @@ public final class MemoryChurn {
                 }
             }
             report("shrink: 99 % of the keys removed", map, live, 0);
+            final long given = map.compact();
+            report(String.format(Locale.ROOT, "shrink: after compact() (%.1f MiB given back)", mib(given)), map,
+                live, 0);
             map.clear();
             settle(map);
             report("shrink: after clear(), once the retired memory is freed", map, 0, 0);
