@@ -79,11 +79,17 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
     private Set<Map.Entry<K, V>> entrySetView;
 
     ShardedHashMap(Class<K> keyType, Class<V> valueType, Codec<K> keyCodec, Codec<V> valueCodec, KeyHasher hasher,
-                   int shards, int maxShards, int maxEntryBytes, long memoryBudget, long expectedEntries) {
+                   int shards, int maxShards, int maxEntryBytes, long memoryBudget, long expectedEntries,
+                   long maxPauseNanos) {
         this.engine = MapEngine.create(keyType, valueType, keyCodec, valueCodec, hasher, shards, maxEntryBytes,
-            memoryBudget, expectedEntries);
+            memoryBudget, expectedEntries, maxPauseNanos);
         this.maxShards = maxShards;
         engine.registerLeakCleaner(this);
+    }
+
+    /** Starts the background compaction thread the builder asked for. */
+    void startBackgroundCompaction(java.time.Duration interval) {
+        engine.startBackgroundCompaction(interval);
     }
 
     // =========================================================================================================

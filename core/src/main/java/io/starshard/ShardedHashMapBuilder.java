@@ -16,8 +16,9 @@ import io.starshard.offheap.SegmentSpec;
  *       shards cost a little memory each, and only once they are written to.</li>
  *   <li>{@link #expectedEntries(long)}: the number of entries you expect; each shard's table is then allocated at
  *       its final size, so loading never pauses to grow a table and memory per entry is lowest.</li>
- *   <li>{@link #memoryBudget(long)}: the most off-heap memory the map may take; a write that would need more
- *       fails with {@link io.starshard.offheap.OffHeapMemoryExhaustedException} and changes nothing.</li>
+ *   <li>{@link #memoryBudget(long)}: the most off-heap memory the map may take; a write that would need more,
+ *       even after compaction, fails with {@link io.starshard.offheap.OffHeapMemoryExhaustedException} and changes
+ *       nothing.</li>
  * </ul>
  * Not thread-safe; {@link #build()} may be called repeatedly, each time for a new map.
  *
@@ -35,6 +36,8 @@ public final class ShardedHashMapBuilder<K, V> {
     private long memoryBudget = OffHeapMemory.UNLIMITED;
     private Long hashSeed;
     private long expectedEntries;
+    private java.time.Duration compactionInterval;
+    private long maxPauseNanos = SegmentSpec.DEFAULT_MAX_PAUSE_NANOS;
 
     @SuppressWarnings("unchecked")
     ShardedHashMapBuilder(Class<? super K> keyType, Class<? super V> valueType) {
@@ -112,9 +115,17 @@ public final class ShardedHashMapBuilder<K, V> {
     }
 
     /**
-     * Most off-heap bytes the map may hold: every table, arena chunk and large entry it allocates counts,
-     * including memory replaced by growth and not yet freed because a reader may still see it. A write that would
-     * need more fails and changes nothing.
+     * Most off-heap bytes the map may hold. Everything it allocates counts: each shard's table (control bytes and
+     * slots, and while a table grows or shrinks, the old one and the one being prepared), the arena chunks that
+     * hold keys and values of the indirect format (packed chunks, the chunk compaction copies into, a chunk of its
+     * own for each entry above 16 KiB), and memory already replaced or emptied but not yet freed because an
+     * optimistic reader may still be in it. The Java heap the map uses (a few objects per shard) does not count.
+     *
+     * <p>Ordinary allocations stop {@code min(256 KiB, budget / 64)} short of the budget: that reserve is for
+     * compaction, which must copy entries before it can free their chunk, so that it can always make room. A write
+     * the budget refuses first compacts its shard and then every shard, and is refused only if that did not make
+     * room; then it throws {@link io.starshard.offheap.OffHeapMemoryExhaustedException}, whose message says how
+     * much is live and how much was free, and changes nothing. How to size a budget: {@code docs/memory.md}.
      *
      * @param bytes the budget, positive
      * @return this builder
@@ -125,6 +136,48 @@ public final class ShardedHashMapBuilder<K, V> {
             throw new IllegalArgumentException("memoryBudget must be positive, was " + bytes);
         }
         this.memoryBudget = bytes;
+        return this;
+    }
+
+    /**
+     * The longest one step of memory maintenance may hold a shard's lock (default 1 ms, the same as
+     * {@link RebalanceOptions#DEFAULT_MAX_PAUSE}): compaction and table shrinking work in steps that look at the
+     * clock every few entries and stop once this time has passed, so a write that runs a step, or waits behind
+     * one, waits about this long at most. Shorter pauses mean more, smaller steps: memory comes back as fast in
+     * total, in more pieces.
+     *
+     * @param pause 1 µs .. 1 s
+     * @return this builder
+     * @throws IllegalArgumentException if {@code pause} is out of range
+     */
+    public ShardedHashMapBuilder<K, V> maxPause(java.time.Duration pause) {
+        requireNonNull(pause, "maxPause");
+        if (pause.compareTo(java.time.Duration.ofNanos(1_000)) < 0 || pause.compareTo(java.time.Duration.ofSeconds(1)) > 0) {
+            throw new IllegalArgumentException("maxPause must be between 1 µs and 1 s, was " + pause);
+        }
+        this.maxPauseNanos = pause.toNanos();
+        return this;
+    }
+
+    /**
+     * Runs a daemon thread that finishes memory maintenance the writes left half done. Each write that leaves its
+     * shard with chunks worth emptying, or a table much larger than its entries, already runs one bounded step
+     * (see {@code docs/memory.md}); when writes stop, the rest waits until the next write or
+     * {@link ShardedHashMap#compact()}. With this option a background thread visits the shards, takes each free
+     * shard lock for one step (never waiting behind a writer), and sleeps {@code interval} after a round that
+     * found nothing to do. Off by default: a map that is written to needs no thread.
+     *
+     * @param interval pause between two idle rounds, 1 ms .. 1 h
+     * @return this builder
+     * @throws IllegalArgumentException if {@code interval} is out of range
+     */
+    public ShardedHashMapBuilder<K, V> compactInBackground(java.time.Duration interval) {
+        requireNonNull(interval, "interval");
+        if (interval.compareTo(java.time.Duration.ofMillis(1)) < 0 || interval.compareTo(java.time.Duration.ofHours(1)) > 0) {
+            throw new IllegalArgumentException("compactInBackground interval must be between 1 ms and 1 h, was "
+                + interval);
+        }
+        this.compactionInterval = interval;
         return this;
     }
 
@@ -172,8 +225,12 @@ public final class ShardedHashMapBuilder<K, V> {
         final Codec<V> values = valueCodec != null ? checkType("value", valueCodec, valueType)
             : Codecs.forClass(valueType);
         final KeyHasher hasher = hashSeed != null ? new KeyHasher(hashSeed) : KeyHasher.randomSeed();
-        return new ShardedHashMap<>(keyType, valueType, keys, values, hasher, requested, maxShards, maxEntryBytes,
-            memoryBudget, expectedEntries);
+        final ShardedHashMap<K, V> map = new ShardedHashMap<>(keyType, valueType, keys, values, hasher, requested,
+            maxShards, maxEntryBytes, memoryBudget, expectedEntries, maxPauseNanos);
+        if (compactionInterval != null) {
+            map.startBackgroundCompaction(compactionInterval);
+        }
+        return map;
     }
 
     private static <T> Codec<T> checkType(String what, Codec<T> codec, Class<T> type) {

@@ -71,6 +71,7 @@ public final class MapEngine<K, V> {
      * @param maxEntryBytes   limit on key plus value bytes, already validated
      * @param memoryBudget    off-heap budget in bytes, or {@link OffHeapMemory#UNLIMITED}
      * @param expectedEntries entries to presize for, 0 for none
+     * @param maxPauseNanos   the longest one step of memory maintenance may hold a shard's lock
      * @param <K>             key type
      * @param <V>             value type
      * @return a new engine
@@ -78,13 +79,14 @@ public final class MapEngine<K, V> {
      */
     public static <K, V> MapEngine<K, V> create(Class<K> keyType, Class<V> valueType, Codec<K> keyCodec,
                                                 Codec<V> valueCodec, KeyHasher hasher, int shardCount,
-                                                int maxEntryBytes, long memoryBudget, long expectedEntries) {
+                                                int maxEntryBytes, long memoryBudget, long expectedEntries,
+                                                long maxPauseNanos) {
         OffHeapMemory.requireMemoryAccess();
         final int keyWidth = keyCodec.fixedLength();
         final int valueWidth = valueCodec.fixedLength();
-        final SegmentSpec base = SegmentSpec.fitsInline(keyWidth, valueWidth)
+        final SegmentSpec base = (SegmentSpec.fitsInline(keyWidth, valueWidth)
             ? SegmentSpec.inline(keyWidth, valueWidth, hasher)
-            : SegmentSpec.indirect(maxEntryBytes);
+            : SegmentSpec.indirect(maxEntryBytes)).withMaxPauseNanos(maxPauseNanos);
         final EntryCodec<K, V> codec = new EntryCodec<>(keyType, valueType, keyCodec, valueCodec, hasher,
             maxEntryBytes, base.isInline());
         return new MapEngine<>(codec, new ShardTable(shardCount, base, expectedEntries,
@@ -819,6 +821,16 @@ public final class MapEngine<K, V> {
     public ShardStats shardStats() {
         shards.context();
         return shards.shardStats();
+    }
+
+    /**
+     * Starts the {@link CompactionAgent} on a daemon thread; it stops when the map is closed.
+     *
+     * @param interval how long it sleeps after a round that found no work
+     */
+    public void startBackgroundCompaction(java.time.Duration interval) {
+        BackgroundAgents.start(new CompactionAgent(shards),
+            new org.agrona.concurrent.SleepingIdleStrategy(interval.toNanos()));
     }
 
     /**

@@ -9,9 +9,7 @@ import io.starshard.offheap.OffHeapMemoryExhaustedException;
 import io.starshard.offheap.Segment;
 import io.starshard.offheap.SegmentClosedException;
 import org.agrona.concurrent.Agent;
-import org.agrona.concurrent.AgentRunner;
 import org.agrona.concurrent.AgentTerminationException;
-import org.agrona.concurrent.IdleStrategy;
 import org.agrona.concurrent.SleepingIdleStrategy;
 import org.agrona.concurrent.YieldingIdleStrategy;
 
@@ -336,20 +334,8 @@ final class Rebalancer {
 
     private void startBackground(Migration m) {
         final Duration pause = m.options.pauseBetweenSteps();
-        final IdleStrategy idle = pause.isZero() ? new YieldingIdleStrategy() : new SleepingIdleStrategy(pause.toNanos());
-        final AgentRunner runner = new AgentRunner(idle, Rebalancer::backgroundFailed, null, new BackgroundAgent(m));
-        AgentRunner.startOnThread(runner, r -> {
-            final Thread thread = new Thread(r, "starshard-rebalance");
-            thread.setDaemon(true);
-            return thread;
-        });
-    }
-
-    /** The background runner's error handler: the agent logs its own failures and stops by termination. */
-    private static void backgroundFailed(Throwable e) {
-        if (!(e instanceof AgentTerminationException)) {
-            LOG.log(System.Logger.Level.WARNING, "background rebalance thread failed", e);
-        }
+        BackgroundAgents.start(new BackgroundAgent(m),
+            pause.isZero() ? new YieldingIdleStrategy() : new SleepingIdleStrategy(pause.toNanos()));
     }
 
     /** Advances one migration step after step on its own thread; ends with the migration or the map. */

@@ -332,6 +332,36 @@ final class ShardTable {
     }
 
     /**
+     * One maintenance step on every shard of the current array that has work due and whose write lock is free at
+     * once ({@link CompactionAgent}).
+     *
+     * @return the number of steps run
+     */
+    int maintainIdleShards() {
+        final Layout l = layout;
+        int steps = 0;
+        for (int i = 0; i < l.count && !closed; i++) {
+            final Shard shard = shardAt(l.active, i);
+            if (shard == null || !shard.segment.maintenanceDue()) {
+                continue;   // a racy look at plain fields; the step re-checks under the lock
+            }
+            final long stamp = shard.tryWriteLock();
+            if (stamp == 0) {
+                continue;
+            }
+            try {
+                if (!closed && !shard.segment.isClosed() && shard.segment.maintenanceDue()) {
+                    shard.segment.maintain();
+                    steps++;
+                }
+            } finally {
+                shard.unlockWrite(stamp);
+            }
+        }
+        return steps;
+    }
+
+    /**
      * The refusal of a write after {@link #compact} could not make room either: the same exception with what the
      * map holds.
      */

@@ -1,5 +1,7 @@
 package io.starshard.offheap;
 
+import org.agrona.DirectBuffer;
+
 /**
  * Gives a segment's memory back while it is in use: empties sparse arena chunks and shrinks a table that has
  * become much larger than its entries, in steps that each hold the owner's lock for about the spec's maximum
@@ -21,8 +23,9 @@ package io.starshard.offheap;
  *
  * <h2>Who runs it</h2>
  * The map runs a step after a write that left the segment {@link #due}, and on an explicit compaction; the
- * segment runs it itself when the budget refuses an allocation ({@link #makeRoom}) and tries once more. A
- * rebalance's moves do not run it, so a step of a rebalance is not lengthened.
+ * segment's allocations go through {@link #allocateEntry} and {@link #allocateWithNewValue}, which compact when
+ * the budget refuses and try once more. A rebalance's moves do not run a step after each entry, so a step of a
+ * rebalance is not lengthened unless the budget refuses it.
  */
 final class Compaction {
     /** A table is shrunk once its entries fill less than {@code 1/SHRINK_BELOW} of its maximum fill. */
@@ -38,6 +41,7 @@ final class Compaction {
     private final OffHeapMemory memory;
     private final EpochDomain epochs;
     private final int slotSize;
+    private final SlotLayout layout;
     private final int minGroups;
     private final long maxPauseNanos;
     /** The draining table was published by a shrink, so steps drain it. */
@@ -58,6 +62,7 @@ final class Compaction {
         this.memory = memory;
         this.epochs = epochs;
         this.slotSize = spec.slotSize();
+        this.layout = spec.slotLayout();
         this.minGroups = Table.groupsFor(spec.initialEntries());
         this.maxPauseNanos = spec.maxPauseNanos();
     }
@@ -90,10 +95,82 @@ final class Compaction {
             if (!arena.evacuating() && (chooseAll || arena.compactionDue())) {
                 arena.chooseVictims(chooseAll, chooseAll);
             }
-            return arena.evacuating() && !evacuate(deadline);
+            if (!arena.evacuating()) {
+                return false;
+            }
+            if (!evacuate(deadline)) {
+                return true;
+            }
+            // A round copies at most one maximum chunk of survivors: an explicit compaction goes on with the next
+            // round (the next call chooses again, and ends when nothing is worth emptying); after a write, another
+            // round follows only while compaction is still due.
+            return chooseAll || arena.compactionDue();
         } finally {
             longestStepNanos = Math.max(longestStepNanos, System.nanoTime() - start);
         }
+    }
+
+    /**
+     * {@link EntryArena#allocateEntry}, compacting if the budget refuses: a write is refused for the budget only
+     * once compaction could not make room ({@link #makeRoom(int)}).
+     *
+     * @throws OffHeapMemoryExhaustedException after the last attempt, with what the segment holds
+     */
+    long allocateEntry(DirectBuffer key, int keyOffset, int keyLength, DirectBuffer value, int valueOffset,
+                       int valueLength) {
+        for (int attempt = 0; ; attempt++) {
+            try {
+                return arena.allocateEntry(key, keyOffset, keyLength, value, valueOffset, valueLength);
+            } catch (OffHeapMemoryExhaustedException refused) {
+                if (!makeRoom(attempt)) {
+                    throw refused.withDetail(describeMemory());
+                }
+            }
+        }
+    }
+
+    /**
+     * {@link EntryArena#allocateWithNewValue} for the entry the reference at {@code refAddress} names, compacting
+     * if the budget refuses. The entry may have been moved by then: the caller reads the reference again.
+     *
+     * @throws OffHeapMemoryExhaustedException after the last attempt, with what the segment holds
+     */
+    long allocateWithNewValue(long refAddress, DirectBuffer value, int valueOffset, int valueLength) {
+        for (int attempt = 0; ; attempt++) {
+            try {
+                return arena.allocateWithNewValue(MemoryAccess.getLong(refAddress), value, valueOffset, valueLength);
+            } catch (OffHeapMemoryExhaustedException refused) {
+                if (!makeRoom(attempt)) {
+                    throw refused.withDetail(describeMemory());
+                }
+            }
+        }
+    }
+
+    /**
+     * What to do after the budget refused allocation number {@code attempt} of a write: first compact, then, if
+     * emptied chunks still wait for readers to leave, wait for them; then give up.
+     *
+     * @return whether to try again
+     */
+    private boolean makeRoom(int attempt) {
+        if (attempt == 0) {
+            makeRoom();
+            return true;
+        }
+        if (attempt == 1 && epochs.hasPending()) {
+            epochs.synchronize();
+            return true;
+        }
+        return false;
+    }
+
+    /** What the segment holds, for a refusal's message: live entry bytes, and what compaction left free. */
+    private String describeMemory() {
+        final Table d = segment.draining();
+        return "this shard holds " + segment.size() + " entries of " + arena.liveEntryBytes() + " bytes in "
+            + arena.reservedBytes() + " bytes of arena chunks (" + arena.freeBytes() + " free after compaction) and "
+            + (segment.currentTable().bytes + (d == null ? 0 : d.bytes)) + " bytes of table";
     }
 
     /**
@@ -142,7 +219,7 @@ final class Compaction {
                 for (long full = ControlBytes.matchFull(MemoryAccess.getLong(walked.controlWordAddress(group)));
                      full != 0; full &= full - 1) {
                     final long refAddress = walked.slotAddress(ControlBytes.slot(group, full))
-                        + SlotDescriptor.REFERENCE_OFFSET;
+                        + walked.payloadOffset;
                     final long ref = MemoryAccess.getLong(refAddress);
                     if (arena.isEvacuating(ref)) {
                         MemoryAccess.putLong(refAddress, arena.relocate(ref));
@@ -201,7 +278,7 @@ final class Compaction {
             }
             final Table next;
             try {
-                next = Table.allocate(memory, groups, slotSize);
+                next = Table.allocate(memory, groups, slotSize, layout);
             } catch (OffHeapMemoryExhaustedException | IllegalStateException refused) {
                 return true;   // tried again after the next write; the larger table stays meanwhile
             }

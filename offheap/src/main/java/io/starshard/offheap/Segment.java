@@ -65,6 +65,8 @@ public final class Segment implements AutoCloseable {
     private final OffHeapMemory memory;
     private final EpochDomain epochs;
     private final EntryArena arena;
+    /** From a slot's address (its hash) to its value or entry reference, in every table of this segment. */
+    private final int payloadOffset;
     /** The current table; null once closed. Volatile: racy readers load it once per lookup. */
     private volatile Table table;
     /**
@@ -105,8 +107,9 @@ public final class Segment implements AutoCloseable {
         this.longSlots = inline && valueWidth >= 1 && valueWidth <= 8;
         this.maxEntryBytes = spec.maxEntryBytes();
         this.arena = inline ? null : new EntryArena(memory, epochs, maxEntryBytes);
-        this.table = Table.allocate(memory, Table.groupsFor(spec.initialEntries()), slotSize);
-        this.growth = new TableGrowth(this, memory, slotSize, syncFillBytes, spec.initialEntries());
+        this.table = Table.allocate(memory, Table.groupsFor(spec.initialEntries()), slotSize, spec.slotLayout());
+        this.payloadOffset = table.payloadOffset;
+        this.growth = new TableGrowth(this, memory, slotSize, spec.slotLayout(), syncFillBytes, spec.initialEntries());
         this.compaction = new Compaction(this, arena, growth, memory, epochs, spec);
     }
 
@@ -153,7 +156,7 @@ public final class Segment implements AutoCloseable {
             valueOut.checkLimit(outOffset + valueWidth);
         }
         // Slot bytes of the table t itself: in bounds whatever a writer does (t stays mapped, see EpochDomain).
-        MemoryAccess.copyToBuffer(t.slotAddress(slot) + SlotDescriptor.VALUE_OFFSET, valueOut, outOffset, valueWidth);
+        MemoryAccess.copyToBuffer(t.slotAddress(slot) + payloadOffset, valueOut, outOffset, valueWidth);
         return valueWidth;
     }
 
@@ -215,7 +218,7 @@ public final class Segment implements AutoCloseable {
         if (homeMatch != 0) {
             final long slotAddress = t.slot16AddressOfMatch(home, homeMatch);
             if (MemoryAccess.getLong(slotAddress + SlotDescriptor.HASH_OFFSET) == hash) {
-                return MemoryAccess.getLongLE(slotAddress + SlotDescriptor.VALUE_OFFSET);   // equal hash, equal key
+                return MemoryAccess.getLongLE(slotAddress + payloadOffset);   // equal hash, equal key
             }
         }
         int group = home;
@@ -224,7 +227,7 @@ public final class Segment implements AutoCloseable {
             for (long m = ControlBytes.matchTag(word, tagPattern); m != 0; m &= m - 1) {
                 final long slotAddress = t.slot16AddressOfMatch(group, m);
                 if (MemoryAccess.getLong(slotAddress + SlotDescriptor.HASH_OFFSET) == hash) {
-                    return MemoryAccess.getLongLE(slotAddress + SlotDescriptor.VALUE_OFFSET);
+                    return MemoryAccess.getLongLE(slotAddress + payloadOffset);
                 }
             }
             if (ControlBytes.matchEmpty(word) != 0) {
@@ -302,7 +305,7 @@ public final class Segment implements AutoCloseable {
                 if (inline) {
                     return slot;      // the inline hash is a bijection of the key: equal hash, equal key
                 }
-                final int r = arena.readIfKey(MemoryAccess.getLong(slotAddress + SlotDescriptor.REFERENCE_OFFSET),
+                final int r = arena.readIfKey(MemoryAccess.getLong(slotAddress + payloadOffset),
                     key, keyOffset, keyLength, out, outOffset);
                 if (r >= 0) {
                     return out == null ? slot : r;
@@ -446,7 +449,7 @@ public final class Segment implements AutoCloseable {
         final long slotAddress = fullSlotAddress(t, slot);
         if (inline) {
             ensureCapacity(out, offset, valueWidth);
-            MemoryAccess.copyToBuffer(slotAddress + SlotDescriptor.VALUE_OFFSET, out, offset, valueWidth);
+            MemoryAccess.copyToBuffer(slotAddress + payloadOffset, out, offset, valueWidth);
             return valueWidth;
         }
         return EntryArena.copyValue(entryAddress(slotAddress), out, offset);
@@ -464,7 +467,7 @@ public final class Segment implements AutoCloseable {
         }
         final long slotAddress = fullSlotAddress(currentTable(), slot);
         // As getLong: a key-only slot has no value bytes to read.
-        return valueWidth == 0 ? 0L : MemoryAccess.getLongLE(slotAddress + SlotDescriptor.VALUE_OFFSET);
+        return valueWidth == 0 ? 0L : MemoryAccess.getLongLE(slotAddress + payloadOffset);
     }
 
     /**
@@ -616,7 +619,7 @@ public final class Segment implements AutoCloseable {
         final Table t = currentTable();
         final int slot = probeBoth(t, hash, null, 0, 0);
         if (slot >= 0) {
-            MemoryAccess.putLongLE(fullSlotAddress(t, slot) + SlotDescriptor.VALUE_OFFSET, value);
+            MemoryAccess.putLongLE(fullSlotAddress(t, slot) + payloadOffset, value);
             return false;
         }
         insertInlineLong(hash, value);
@@ -633,7 +636,7 @@ public final class Segment implements AutoCloseable {
         if (!inline || valueWidth != 8) {
             throw notPrimitive();
         }
-        MemoryAccess.putLongLE(fullSlotAddress(currentTable(), slot) + SlotDescriptor.VALUE_OFFSET, value);
+        MemoryAccess.putLongLE(fullSlotAddress(currentTable(), slot) + payloadOffset, value);
     }
 
     /**
@@ -691,7 +694,7 @@ public final class Segment implements AutoCloseable {
         final Table next = needsRebuild(current, freeSlot) ? growth.next(current, size) : null;
         final long ref;
         try {
-            ref = allocateEntry(key, keyOffset, keyLength, value, valueOffset, valueLength);
+            ref = compaction.allocateEntry(key, keyOffset, keyLength, value, valueOffset, valueLength);
         } catch (RuntimeException | Error e) {
             if (next != null) {
                 growth.giveBack(next);
@@ -710,7 +713,7 @@ public final class Segment implements AutoCloseable {
 
     private int insertInlineLong(long hash, long valueBits) {
         final int slot = slotForInsert(hash);
-        MemoryAccess.putLongLE(table.slotAddress(slot) + SlotDescriptor.VALUE_OFFSET, valueBits);
+        MemoryAccess.putLongLE(table.slotAddress(slot) + payloadOffset, valueBits);
         fill(table, slot, hash, 0);
         return slot;
     }
@@ -744,7 +747,7 @@ public final class Segment implements AutoCloseable {
         final long slotAddress = t.slotAddress(slot);
         MemoryAccess.putLong(slotAddress + SlotDescriptor.HASH_OFFSET, hash);
         if (!inline) {
-            MemoryAccess.putLong(slotAddress + SlotDescriptor.REFERENCE_OFFSET, ref);
+            MemoryAccess.putLong(slotAddress + payloadOffset, ref);
         }
         if (t.control(slot) == ControlBytes.DELETED) {
             tombstones--;
@@ -773,70 +776,17 @@ public final class Segment implements AutoCloseable {
             writeInlineValue(slotAddress, value, valueOffset);
             return;
         }
-        final long refAddress = slotAddress + SlotDescriptor.REFERENCE_OFFSET;
-        long ref = MemoryAccess.getLong(refAddress);
+        final long refAddress = slotAddress + payloadOffset;
+        final long ref = MemoryAccess.getLong(refAddress);
         checkEntrySize(EntryArena.keyLength(arena.trustedAddress(ref)), valueLength);
         if (arena.fitsInPlace(ref, valueLength)) {
             arena.writeValueInPlace(ref, value, valueOffset, valueLength);
             return;
         }
-        long moved;
-        for (int attempt = 0; ; attempt++) {
-            try {
-                moved = arena.allocateWithNewValue(ref, value, valueOffset, valueLength);
-                break;
-            } catch (OffHeapMemoryExhaustedException refused) {
-                if (!makeRoom(attempt)) {
-                    throw refused.withDetail(describeMemory());
-                }
-                ref = MemoryAccess.getLong(refAddress);   // compaction may have moved the entry
-            }
-        }
+        final long moved = compaction.allocateWithNewValue(refAddress, value, valueOffset, valueLength);
+        final long old = MemoryAccess.getLong(refAddress);   // not ref if compaction moved the entry meanwhile
         MemoryAccess.putLong(refAddress, moved);
-        arena.free(ref);
-    }
-
-    /**
-     * {@link EntryArena#allocateEntry}, and if the budget refuses, compaction within one pause and a second try:
-     * a write is refused for the budget only when compaction could not make room.
-     */
-    private long allocateEntry(DirectBuffer key, int keyOffset, int keyLength, DirectBuffer value, int valueOffset,
-                               int valueLength) {
-        for (int attempt = 0; ; attempt++) {
-            try {
-                return arena.allocateEntry(key, keyOffset, keyLength, value, valueOffset, valueLength);
-            } catch (OffHeapMemoryExhaustedException refused) {
-                if (!makeRoom(attempt)) {
-                    throw refused.withDetail(describeMemory());
-                }
-            }
-        }
-    }
-
-    /**
-     * What to do after the budget refused allocation number {@code attempt} of a write: first compact, then, if
-     * emptied chunks still wait for readers to leave, wait for them; then give up.
-     *
-     * @return whether to try again
-     */
-    private boolean makeRoom(int attempt) {
-        if (attempt == 0) {
-            compaction.makeRoom();
-            return true;
-        }
-        if (attempt == 1 && epochs.hasPending()) {
-            epochs.synchronize();
-            return true;
-        }
-        return false;
-    }
-
-    /** What this segment holds, for a refusal's message: live entry bytes, and what compaction left free. */
-    private String describeMemory() {
-        final Table d = draining;
-        return "this shard holds " + size + " entries of " + arena.liveEntryBytes() + " bytes in " + arena.reservedBytes()
-            + " bytes of arena chunks (" + arena.freeBytes() + " free after compaction) and "
-            + (table.bytes + (d == null ? 0 : d.bytes)) + " bytes of table";
+        arena.free(old);
     }
 
     /**
@@ -848,7 +798,7 @@ public final class Segment implements AutoCloseable {
         final Table current = currentTable();
         final long slotAddress = fullSlotAddress(current, slot);
         if (!inline) {
-            arena.free(MemoryAccess.getLong(slotAddress + SlotDescriptor.REFERENCE_OFFSET));
+            arena.free(MemoryAccess.getLong(slotAddress + payloadOffset));
         }
         final boolean old = (slot & DRAINING_SLOT) != 0;
         final Table t = old ? draining : current;
@@ -873,7 +823,7 @@ public final class Segment implements AutoCloseable {
      */
     public void prefault() {
         final Table t = currentTable();
-        t.touchSlotPages(0, t.bytes);
+        t.touchAllPages();
     }
 
     /**
@@ -887,7 +837,7 @@ public final class Segment implements AutoCloseable {
         currentTable();
         final Table fresh;
         try {
-            fresh = Table.allocate(memory, Table.groupsFor(spec.initialEntries()), slotSize);
+            fresh = Table.allocate(memory, Table.groupsFor(spec.initialEntries()), slotSize, spec.slotLayout());
         } catch (OffHeapMemoryExhaustedException | IllegalStateException refused) {
             clearInPlace();
             return;
@@ -1243,7 +1193,7 @@ public final class Segment implements AutoCloseable {
         if (old) {
             slot &= ~DRAINING_SLOT;
         }
-        if (t == null || slot < 0 || slot >= t.capacity) {
+        if (t == null || slot < 0 || slot >= t.capacity || !t.isSlot(slot)) {
             throw new IndexOutOfBoundsException("slot " + (old ? "of the draining table " : "") + slot
                 + " is outside the table of " + (t == null ? 0 : t.capacity) + " slots");
         }
@@ -1255,7 +1205,7 @@ public final class Segment implements AutoCloseable {
 
     /** Address of the entry that the FULL indirect slot at {@code slotAddress} references (under the lock). */
     long entryAddress(long slotAddress) {
-        return arena.trustedAddress(MemoryAccess.getLong(slotAddress + SlotDescriptor.REFERENCE_OFFSET));
+        return arena.trustedAddress(MemoryAccess.getLong(slotAddress + payloadOffset));
     }
 
     /** The first EMPTY or DELETED slot on the probe path of {@code hash}. */
@@ -1263,7 +1213,8 @@ public final class Segment implements AutoCloseable {
         final int groups = t.groups;
         int group = ControlBytes.homeGroup(hash, groups);
         for (int probed = 0; probed < groups; probed++) {
-            final long free = ControlBytes.matchEmptyOrDeleted(MemoryAccess.getLong(t.controlWordAddress(group)));
+            final long free = ControlBytes.matchEmptyOrDeleted(MemoryAccess.getLong(t.controlWordAddress(group)))
+                & t.freeLanes;
             if (free != 0) {
                 return ControlBytes.slot(group, free);
             }
@@ -1321,10 +1272,9 @@ public final class Segment implements AutoCloseable {
 
     /** Moves the entry of slot {@code from} of the draining table {@code old} into {@code current}. */
     void moveSlot(Table old, int from, Table current) {
-        final long source = old.slotAddress(from);
-        final long hash = MemoryAccess.getLong(source + SlotDescriptor.HASH_OFFSET);
+        final long hash = MemoryAccess.getLong(old.slotAddress(from) + SlotDescriptor.HASH_OFFSET);
         final int to = firstFreeSlot(current, hash);
-        MemoryAccess.copy(source, current.slotAddress(to), slotSize);
+        old.copySlot(from, current, to);
         if (current.control(to) == ControlBytes.DELETED) {
             tombstones--;
         }
@@ -1333,8 +1283,8 @@ public final class Segment implements AutoCloseable {
     }
 
     private void writeInlineValue(long slotAddress, DirectBuffer value, int valueOffset) {
-        final long valueAddress = slotAddress + SlotDescriptor.VALUE_OFFSET;
-        final int area = slotSize - SlotDescriptor.VALUE_OFFSET;
+        final long valueAddress = slotAddress + payloadOffset;
+        final int area = slotSize - SlotDescriptor.PAYLOAD_OFFSET;
         for (int i = 0; i < area; i += Long.BYTES) {
             MemoryAccess.putLong(valueAddress + i, 0L);   // zero padding, so getLong of narrow values is exact
         }

@@ -60,6 +60,7 @@ final class TableGrowth {
     private final Segment segment;
     private final OffHeapMemory memory;
     private final int slotSize;
+    private final SlotLayout layout;
     /** The table the next growth publishes, unpublished (no reader can see it); null until the load is 93/128. */
     private Table prepared;
     /** Bytes of {@link #prepared} initialised so far: control bytes set to EMPTY, then slot pages touched. */
@@ -79,11 +80,13 @@ final class TableGrowth {
     /** Control bytes above which the next table is prepared ahead ({@link #SYNC_FILL_BYTES}; lower in tests). */
     private final long syncFillBytes;
 
-    TableGrowth(Segment segment, OffHeapMemory memory, int slotSize, long syncFillBytes, int presizedEntries) {
+    TableGrowth(Segment segment, OffHeapMemory memory, int slotSize, SlotLayout layout, long syncFillBytes,
+                int presizedEntries) {
         this.presizedEntries = presizedEntries;
         this.segment = segment;
         this.memory = memory;
         this.slotSize = slotSize;
+        this.layout = layout;
         this.syncFillBytes = syncFillBytes;
     }
 
@@ -107,7 +110,7 @@ final class TableGrowth {
                 try {
                     final int groups = nextGroups(current, entries);
                     if ((long) groups * ControlBytes.GROUP_WIDTH > syncFillBytes) {
-                        prepared = Table.allocateUninitialised(memory, groups, slotSize);
+                        prepared = Table.allocateUninitialised(memory, groups, slotSize, layout);
                         preparedFilled = 0;
                     }
                 } catch (OffHeapMemoryExhaustedException | IllegalStateException e) {
@@ -121,8 +124,8 @@ final class TableGrowth {
             final long insertsLeft = Math.max(1, current.maxFill - filled);
             final long step = Math.max(FILL_BYTES_PER_INSERT, (left + insertsLeft - 1) / insertsLeft);
             final long to = Math.min(prepared.bytes, preparedFilled + step);
-            if (preparedFilled < prepared.capacity) {
-                prepared.fillControl(preparedFilled, Math.min(to, prepared.capacity));
+            if (preparedFilled < prepared.controlEnd) {
+                prepared.fillControl(preparedFilled, Math.min(to, prepared.controlEnd));
             }
             prepared.touchSlotPages(preparedFilled, to);
             preparedFilled = to;
@@ -150,10 +153,10 @@ final class TableGrowth {
             prepared = null;
         }
         if (next == null) {
-            return Table.allocate(memory, groups, slotSize);
+            return Table.allocate(memory, groups, slotSize, layout);
         }
-        if (preparedFilled < next.capacity) {
-            next.fillControl(preparedFilled, next.capacity);
+        if (preparedFilled < next.controlEnd) {
+            next.fillControl(preparedFilled, next.controlEnd);
         }
         prepared = null;
         takenFromPrepared = next;
@@ -171,7 +174,7 @@ final class TableGrowth {
     void giveBack(Table next) {
         if (next == takenFromPrepared) {
             prepared = next;
-            preparedFilled = Math.max(preparedFilled, next.capacity);
+            preparedFilled = Math.max(preparedFilled, next.controlEnd);
         } else {
             memory.free(next.address, next.bytes);   // never published: no reader can see it
         }

@@ -283,19 +283,28 @@ class EntryArenaTest {
         assertFalse(arena.compactionDue(), "what is left free is below the threshold");
     }
 
-    @Test
-    void underABudgetChunksShrinkNearTheEndAndCompactionMayUseTheReserve() {
-        OffHeapMemory budget = new OffHeapMemory(4 << 20);
-        EntryArena small = new EntryArena(budget, epochs, MAX_ENTRY);
+    /**
+     * Allocates entries of an 8-byte key and {@code valueLength} bytes in {@code arena} until its budget refuses
+     * one, short of the compaction reserve; returns their references.
+     */
+    private List<Long> fillUntilRefused(EntryArena arena, int valueLength) {
         List<Long> refs = new ArrayList<>();
         try {
             while (true) {
                 key.setMemory(0, 8, (byte) refs.size());
-                refs.add(small.allocateEntry(key, 0, 8, value, 0, 1000));
+                refs.add(arena.allocateEntry(key, 0, 8, value, 0, valueLength));
             }
         } catch (OffHeapMemoryExhaustedException full) {
             assertTrue(full.getMessage().contains("kept for compaction"), full.getMessage());
         }
+        return refs;
+    }
+
+    @Test
+    void underABudgetChunksShrinkNearTheEndAndCompactionMayUseTheReserve() {
+        OffHeapMemory budget = new OffHeapMemory(4 << 20);
+        EntryArena small = new EntryArena(budget, epochs, MAX_ENTRY);
+        List<Long> refs = fillUntilRefused(small, 1000);
         long live = small.liveEntryBytes();
         assertTrue(live > 0.95 * (budget.budgetBytes() - budget.compactionReserveBytes()),
             "the budget fills: " + live + " of " + budget.budgetBytes());
@@ -323,6 +332,44 @@ class EntryArenaTest {
         }
         assertTrue(rounds > 1, "the reserve alone does not hold half the entries: several rounds");
         assertTrue(budget.usedBytes() < 0.6 * budget.budgetBytes(), "half came back: " + budget);
+        small.reset();
+        epochs.synchronize();
+        assertEquals(0, budget.usedBytes());
+    }
+
+    @Test
+    void chunksAreChosenOnlyWhenTheBudgetHoldsTheirSurvivors() {
+        OffHeapMemory budget = new OffHeapMemory(1 << 20);
+        EntryArena small = new EntryArena(budget, epochs, MAX_ENTRY);
+        List<Long> refs = fillUntilRefused(small, 500);
+        List<Long> kept = new ArrayList<>();
+        for (int i = 0; i < refs.size(); i++) {
+            if (i % 2 == 0) {
+                small.free(refs.get(i));
+            } else {
+                kept.add(refs.get(i));
+            }
+        }
+        // Something else takes the reserve: no survivor chunk fits, so nothing is chosen and nothing changes.
+        long squatBytes = budget.availableBytes(true);
+        long squatter = budget.allocate(squatBytes, "the test", true);
+        long reserved = small.reservedBytes();
+        assertFalse(small.chooseVictims(true, false));
+        assertFalse(small.evacuating());
+        assertEquals(reserved, small.reservedBytes());
+        EntryArena.Census census = small.census();
+        for (long ref : kept) {
+            assertEquals(null, census.addLive(ref));
+        }
+        assertEquals(null, census.finish());
+        budget.free(squatter, squatBytes);
+        assertTrue(small.chooseVictims(true, false), "with the reserve back, compaction can start");
+        for (int i = 0; i < kept.size(); i++) {
+            if (small.isEvacuating(kept.get(i))) {
+                kept.set(i, small.relocate(kept.get(i)));
+            }
+        }
+        assertFalse(small.evacuating());
         small.reset();
         epochs.synchronize();
         assertEquals(0, budget.usedBytes());

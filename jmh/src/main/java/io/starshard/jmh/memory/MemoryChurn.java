@@ -1,6 +1,7 @@
 package io.starshard.jmh.memory;
 
 import io.starshard.MemoryStats;
+import io.starshard.ShardMemoryStats;
 import io.starshard.ShardedHashMap;
 import io.starshard.offheap.OffHeapMemoryExhaustedException;
 
@@ -106,14 +107,23 @@ public final class MemoryChurn {
             }
             report("churn: loaded", map, live, 0);
             final long tenth = Math.max(1, replacements / 10);
+            long written = 0;
+            long start = System.nanoTime();
             for (long i = 1; i <= replacements; i++) {
                 final int k = random.nextInt(CHURN_KEYS);
                 final int size = size(random);
                 map.put((long) k, new byte[size]);
                 live += size - sizes[k];
                 sizes[k] = size;
+                written += size;
                 if (i % tenth == 0) {
+                    final double seconds = (System.nanoTime() - start) / 1e9;
                     report(String.format(Locale.ROOT, "churn: %,d replacements", i), map, live, 0);
+                    final long relocated = map.shardMemoryStats().stream().mapToLong(ShardMemoryStats::relocatedBytes)
+                        .sum();
+                    System.out.printf(Locale.ROOT, "%62s %,.0f replacements/s; compaction copied %.2f bytes per byte"
+                        + " written so far%n", "", tenth / seconds, (double) relocated / written);
+                    start = System.nanoTime();
                 }
             }
             for (int k = 0; k < CHURN_KEYS; k++) {

@@ -5,6 +5,7 @@ import io.starshard.offheap.KeyHasher;
 import io.starshard.offheap.OffHeapMemory;
 import io.starshard.offheap.Segment;
 import io.starshard.offheap.SegmentSpec;
+import io.starshard.offheap.SlotLayout;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import java.util.HashMap;
@@ -31,11 +32,11 @@ abstract class BytesMapAdapter implements AutoCloseable {
     }
 
     /** Creates the adapter of {@code impl}, loaded with every key unless {@code op} starts from empty. */
-    static BytesMapAdapter create(SegmentBenchmark.BytesImpl impl, BytesWorkload w, Op op) {
+    static BytesMapAdapter create(SegmentBenchmark.BytesImpl impl, SlotLayout layout, BytesWorkload w, Op op) {
         final BytesMapAdapter adapter;
         switch (impl) {
             case STARSHARD:
-                adapter = new Starshard(w, op != Op.INSERT);
+                adapter = new Starshard(w, op != Op.INSERT, layout);
                 break;
             case HASH_MAP:
                 adapter = new JdkHashMap(w, op, op != Op.INSERT);
@@ -72,6 +73,9 @@ abstract class BytesMapAdapter implements AutoCloseable {
     /** Inserts key {@code i} of {@code w.keys} into a growing map; {@code i == 0} starts a new, empty map first. */
     abstract int insertFromEmpty(int i);
 
+    /** Removes present key {@code i} of {@code w.lookup} and inserts it again with a pool value. */
+    abstract int removeAndPut(int i);
+
     abstract int size();
 
     @Override
@@ -87,10 +91,10 @@ abstract class BytesMapAdapter implements AutoCloseable {
         private final UnsafeBuffer out = new UnsafeBuffer(new byte[MAX_ENTRY_BYTES]);
         private Segment segment;
 
-        Starshard(BytesWorkload w, boolean presized) {
+        Starshard(BytesWorkload w, boolean presized, SlotLayout layout) {
             super(w);
             final SegmentSpec indirect = SegmentSpec.indirect(MAX_ENTRY_BYTES);
-            spec = presized ? indirect.withInitialEntries(w.n) : indirect;
+            spec = (presized ? indirect.withInitialEntries(w.n) : indirect).withSlotLayout(layout);
             segment = new Segment(spec, memory, epochs);
         }
 
@@ -138,6 +142,14 @@ abstract class BytesMapAdapter implements AutoCloseable {
         }
 
         @Override
+        int removeAndPut(int i) {
+            final UnsafeBuffer keys = w.lookup;
+            final int at = i * KEY_BYTES;
+            final boolean removed = segment.remove(hasher.hash(keys, at, KEY_BYTES), keys, at, KEY_BYTES);
+            return (removed ? 1 : 0) + (put(keys, i) ? 1 : 0);
+        }
+
+        @Override
         int size() {
             return segment.size();
         }
@@ -167,7 +179,7 @@ abstract class BytesMapAdapter implements AutoCloseable {
             super(w);
             this.presized = presized;
             map = presized ? new HashMap<>(LongMapAdapter.hashMapCapacity(w.n)) : new HashMap<>();
-            lookup = op == Op.GET || op == Op.PUT ? keys(w.lookup, w.n) : null;
+            lookup = op == Op.GET || op == Op.PUT || op == Op.REMOVE ? keys(w.lookup, w.n) : null;
             misses = op == Op.GET_MISS ? keys(w.misses, w.n) : null;
             keys = op == Op.INSERT ? keys(w.keys, w.n) : null;
             valuePool = new byte[BytesWorkload.VALUE_POOL][];
@@ -218,6 +230,13 @@ abstract class BytesMapAdapter implements AutoCloseable {
                 map = presized ? new HashMap<>(LongMapAdapter.hashMapCapacity(w.n)) : new HashMap<>();
             }
             return map.put(keys[i], valuePool[i & (BytesWorkload.VALUE_POOL - 1)]) == null ? 1 : 0;
+        }
+
+        @Override
+        int removeAndPut(int i) {
+            final byte[] removed = map.remove(lookup[i]);
+            return (removed == null ? 0 : 1)
+                + (map.put(lookup[i], valuePool[i & (BytesWorkload.VALUE_POOL - 1)]) == null ? 1 : 0);
         }
 
         @Override

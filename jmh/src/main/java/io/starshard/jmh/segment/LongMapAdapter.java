@@ -5,6 +5,7 @@ import io.starshard.offheap.KeyHasher;
 import io.starshard.offheap.OffHeapMemory;
 import io.starshard.offheap.Segment;
 import io.starshard.offheap.SegmentSpec;
+import io.starshard.offheap.SlotLayout;
 import org.agrona.collections.Long2LongHashMap;
 
 import java.util.HashMap;
@@ -25,11 +26,11 @@ abstract class LongMapAdapter implements AutoCloseable {
     }
 
     /** Creates the adapter of {@code impl}, loaded with every key unless {@code op} starts from empty. */
-    static LongMapAdapter create(SegmentBenchmark.LongImpl impl, LongWorkload w, Op op) {
+    static LongMapAdapter create(SegmentBenchmark.LongImpl impl, SlotLayout layout, LongWorkload w, Op op) {
         final LongMapAdapter adapter;
         switch (impl) {
             case STARSHARD:
-                adapter = new Starshard(w, op != Op.INSERT);
+                adapter = new Starshard(w, op != Op.INSERT, layout);
                 break;
             case HASH_MAP:
                 adapter = new JdkHashMap(w, op, op != Op.INSERT);
@@ -65,6 +66,9 @@ abstract class LongMapAdapter implements AutoCloseable {
     /** Inserts {@code w.keys[i]} into a growing map; {@code i == 0} starts a new, empty map first. */
     abstract long insertFromEmpty(int i);
 
+    /** Removes present key {@code w.lookup[i]} and inserts it again with {@code w.newValues[i]}. */
+    abstract long removeAndPut(int i);
+
     abstract int size();
 
     @Override
@@ -90,10 +94,10 @@ abstract class LongMapAdapter implements AutoCloseable {
         private final SegmentSpec spec;
         private Segment segment;
 
-        Starshard(LongWorkload w, boolean presized) {
+        Starshard(LongWorkload w, boolean presized, SlotLayout layout) {
             super(w);
             final SegmentSpec inline = SegmentSpec.inline(8, 8, hasher);
-            spec = presized ? inline.withInitialEntries(w.n) : inline;
+            spec = (presized ? inline.withInitialEntries(w.n) : inline).withSlotLayout(layout);
             segment = new Segment(spec, memory, epochs);
         }
 
@@ -129,6 +133,12 @@ abstract class LongMapAdapter implements AutoCloseable {
         }
 
         @Override
+        long removeAndPut(int i) {
+            final long hash = hasher.hashFixed(w.lookup[i]);
+            return (segment.remove(hash, null, 0, 0) ? 1 : 0) + (segment.putLong(hash, w.newValues[i]) ? 1 : 0);
+        }
+
+        @Override
         int size() {
             return segment.size();
         }
@@ -161,8 +171,8 @@ abstract class LongMapAdapter implements AutoCloseable {
             super(w);
             this.presized = presized;
             map = newMap();
-            lookup = op == Op.GET || op == Op.PUT ? box(w.lookup) : null;
-            newValues = op == Op.PUT ? box(w.newValues) : null;
+            lookup = op == Op.GET || op == Op.PUT || op == Op.REMOVE ? box(w.lookup) : null;
+            newValues = op == Op.PUT || op == Op.REMOVE ? box(w.newValues) : null;
             misses = op == Op.GET_MISS ? box(w.misses) : null;
             keys = op == Op.INSERT ? box(w.keys) : null;
             values = op == Op.INSERT ? box(w.values) : null;
@@ -210,6 +220,11 @@ abstract class LongMapAdapter implements AutoCloseable {
                 map = new HashMap<>();
             }
             return map.put(keys[i], values[i]) == null ? 1 : 0;
+        }
+
+        @Override
+        long removeAndPut(int i) {
+            return (map.remove(lookup[i]) == null ? 0 : 1) + (map.put(lookup[i], newValues[i]) == null ? 1 : 0);
         }
 
         @Override
@@ -261,6 +276,11 @@ abstract class LongMapAdapter implements AutoCloseable {
                 map = new Long2LongHashMap(LongWorkload.MISSING);
             }
             return map.put(w.keys[i], w.values[i]);
+        }
+
+        @Override
+        long removeAndPut(int i) {
+            return map.remove(w.lookup[i]) + map.put(w.lookup[i], w.newValues[i]);
         }
 
         @Override

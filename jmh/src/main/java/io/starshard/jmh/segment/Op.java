@@ -9,7 +9,9 @@ enum Op {
     /** Overwrite of a present key: the size stays constant (steady state). */
     PUT,
     /** Insert into a map created empty (default capacity), recreated after every {@code entries} inserts. */
-    INSERT;
+    INSERT,
+    /** Removal of a present key, then its insertion again: the size stays constant (steady state). */
+    REMOVE;
 
     /** The op of a JMH benchmark name such as {@code ...SegmentBenchmark.LongToLong.getMiss}. */
     static Op ofBenchmark(String benchmark) {
@@ -23,6 +25,8 @@ enum Op {
                 return PUT;
             case "insertFromEmpty":
                 return INSERT;
+            case "removeAndPut":
+                return REMOVE;
             default:
                 throw new IllegalArgumentException("no Op for benchmark method " + method);
         }

@@ -1,5 +1,6 @@
 package io.starshard.jmh.segment;
 
+import io.starshard.offheap.SlotLayout;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -76,6 +77,10 @@ public class SegmentBenchmark {
         @Param({"STARSHARD", "HASH_MAP", "LONG2LONG"})
         public LongImpl implementation;
 
+        /** The segment's table layout (Starshard only; the peers ignore it). */
+        @Param({"SEPARATE"})
+        public SlotLayout layout;
+
         private LongMapAdapter map;
         private int n;
         private int cursor;
@@ -88,7 +93,7 @@ public class SegmentBenchmark {
         @Setup(Level.Trial)
         public void setUp(BenchmarkParams params) {
             final Op op = Op.ofBenchmark(params.getBenchmark());
-            map = LongMapAdapter.create(implementation, new LongWorkload(entries, op == Op.GET_MISS), op);
+            map = LongMapAdapter.create(implementation, layout, new LongWorkload(entries, op == Op.GET_MISS), op);
             n = entries;
             cursor = 0;
         }
@@ -144,6 +149,16 @@ public class SegmentBenchmark {
         public long insertFromEmpty() {
             return map.insertFromEmpty(next());
         }
+
+        /**
+         * Removal of a present key and its insertion again (the size stays constant; tombstones come and go).
+         *
+         * @return 2: removed, then new
+         */
+        @Benchmark
+        public long removeAndPut() {
+            return map.removeAndPut(next());
+        }
     }
 
     /** {@code byte[16] -> byte[100]}. */
@@ -160,6 +175,10 @@ public class SegmentBenchmark {
         @Param({"STARSHARD", "HASH_MAP"})
         public BytesImpl implementation;
 
+        /** The segment's table layout (Starshard only; the peers ignore it). */
+        @Param({"SEPARATE"})
+        public SlotLayout layout;
+
         private BytesMapAdapter map;
         private int n;
         private int cursor;
@@ -172,7 +191,7 @@ public class SegmentBenchmark {
         @Setup(Level.Trial)
         public void setUp(BenchmarkParams params) {
             final Op op = Op.ofBenchmark(params.getBenchmark());
-            map = BytesMapAdapter.create(implementation, new BytesWorkload(entries, op == Op.GET_MISS), op);
+            map = BytesMapAdapter.create(implementation, layout, new BytesWorkload(entries, op == Op.GET_MISS), op);
             n = entries;
             cursor = 0;
         }
@@ -227,6 +246,16 @@ public class SegmentBenchmark {
         @Benchmark
         public int insertFromEmpty() {
             return map.insertFromEmpty(next());
+        }
+
+        /**
+         * Removal of a present key and its insertion again (the size stays constant; tombstones come and go).
+         *
+         * @return 2: removed, then new
+         */
+        @Benchmark
+        public int removeAndPut() {
+            return map.removeAndPut(next());
         }
     }
 }
