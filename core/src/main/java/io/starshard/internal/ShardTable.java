@@ -342,8 +342,8 @@ final class ShardTable {
         int steps = 0;
         for (int i = 0; i < l.count && !closed; i++) {
             final Shard shard = shardAt(l.active, i);
-            if (shard == null || !shard.segment.maintenanceDue()) {
-                continue;   // a racy look at plain fields; the step re-checks under the lock
+            if (shard == null || !shard.segment.mayNeedMaintenance()) {
+                continue;   // a racy look at a plain field; the step checks again under the lock
             }
             final long stamp = shard.tryWriteLock();
             if (stamp == 0) {

@@ -305,37 +305,44 @@ final class EntryArena {
         }
     }
 
-    /**
-     * Whether the value of entry {@code ref} can be replaced by one of {@code valueLength} bytes in place: the
-     * entry's block does not grow (a packed entry may shrink: the rest of its block becomes free), and a
-     * dedicated chunk would not be left more than half empty.
-     */
-    boolean fitsInPlace(long ref, int valueLength) {
-        final long address = trustedAddress(ref);
-        final int keyLength = keyLength(address);
-        final int block = EntryDescriptor.blockBytes(EntryDescriptor.entryBytes(keyLength, valueLength));
-        final Chunk chunk = chunks[EntryDescriptor.refChunkId(ref)];
-        if (chunk.dedicated) {
-            return block <= chunk.size && block * 2L > chunk.size;
-        }
-        return block <= EntryDescriptor.blockBytes(EntryDescriptor.entryBytes(keyLength, valueLength(address)));
-    }
+    /** {@link #writeValueIfItFits} result: the new value does not fit the entry's block; nothing was written. */
+    static final int DOES_NOT_FIT = -1;
+    /** {@link #writeValueIfItFits} result: written in place, the block unchanged. */
+    static final int WRITTEN = 0;
+    /** {@link #writeValueIfItFits} result: written in place, and the block shrank: its rest became free bytes. */
+    static final int WRITTEN_SHRUNK = 1;
 
-    /** Overwrites the value of entry {@code ref} in place; {@link #fitsInPlace} must have said yes. */
-    void writeValueInPlace(long ref, DirectBuffer value, int valueOffset, int valueLength) {
-        final long address = trustedAddress(ref);
+    /**
+     * Replaces the value of entry {@code ref} in place if the new entry's block is not larger than the old one (a
+     * packed entry may shrink: the rest of its block becomes free), and a dedicated chunk would not be left more
+     * than half empty. One look at the entry's header and chunk decides and writes.
+     *
+     * @return {@link #DOES_NOT_FIT} (nothing written), {@link #WRITTEN} or {@link #WRITTEN_SHRUNK}
+     */
+    int writeValueIfItFits(long ref, DirectBuffer value, int valueOffset, int valueLength) {
+        final int id = EntryDescriptor.refChunkId(ref);
+        final Chunk chunk = chunks[id];
+        final long address = chunk.address + EntryDescriptor.refOffset(ref);
         final int keyLength = keyLength(address);
         final int oldValueLength = valueLength(address);
-        final int id = EntryDescriptor.refChunkId(ref);
-        if (!chunks[id].dedicated) {
-            final int shrunk = EntryDescriptor.blockBytes(EntryDescriptor.entryBytes(keyLength, oldValueLength))
-                - EntryDescriptor.blockBytes(EntryDescriptor.entryBytes(keyLength, valueLength));
+        final int block = EntryDescriptor.blockBytes(EntryDescriptor.entryBytes(keyLength, valueLength));
+        int shrunk = 0;
+        if (chunk.dedicated) {
+            if (block > chunk.size || block * 2L <= chunk.size) {
+                return DOES_NOT_FIT;
+            }
+        } else {
+            shrunk = EntryDescriptor.blockBytes(EntryDescriptor.entryBytes(keyLength, oldValueLength)) - block;
+            if (shrunk < 0) {
+                return DOES_NOT_FIT;
+            }
             packedLive[id] -= shrunk;   // never to 0: the entry keeps its header
             packedLiveBytes -= shrunk;
         }
         liveEntryBytes += valueLength - oldValueLength;
         MemoryAccess.putInt(address + EntryDescriptor.VALUE_LENGTH_OFFSET, valueLength);
         MemoryAccess.copyFromBuffer(value, valueOffset, address + EntryDescriptor.valueOffset(keyLength), valueLength);
+        return shrunk == 0 ? WRITTEN : WRITTEN_SHRUNK;
     }
 
     /** Releases entry {@code ref}: its chunk's live count drops, and an emptied chunk is returned. */

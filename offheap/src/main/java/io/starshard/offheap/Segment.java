@@ -76,6 +76,11 @@ public final class Segment implements AutoCloseable {
     private volatile Table draining;
     private final TableGrowth growth;
     private final Compaction compaction;
+    /**
+     * Set by every write that frees arena bytes or lowers the entry count, cleared when {@link #maintenanceDue}
+     * finds nothing to do: the arena and table thresholds are looked at only when they may have been crossed.
+     */
+    private boolean maintenanceHint;
     private int size;
     /** Written only when {@link #warmUpHomeSlots}'s loads happen to fold to one value; never read. */
     private int slotWarmUpSink;
@@ -779,14 +784,16 @@ public final class Segment implements AutoCloseable {
         final long refAddress = slotAddress + payloadOffset;
         final long ref = MemoryAccess.getLong(refAddress);
         checkEntrySize(EntryArena.keyLength(arena.trustedAddress(ref)), valueLength);
-        if (arena.fitsInPlace(ref, valueLength)) {
-            arena.writeValueInPlace(ref, value, valueOffset, valueLength);
+        final int inPlace = arena.writeValueIfItFits(ref, value, valueOffset, valueLength);
+        if (inPlace != EntryArena.DOES_NOT_FIT) {
+            maintenanceHint |= inPlace == EntryArena.WRITTEN_SHRUNK;
             return;
         }
         final long moved = compaction.allocateWithNewValue(refAddress, value, valueOffset, valueLength);
         final long old = MemoryAccess.getLong(refAddress);   // not ref if compaction moved the entry meanwhile
         MemoryAccess.putLong(refAddress, moved);
         arena.free(old);
+        maintenanceHint = true;
     }
 
     /**
@@ -813,6 +820,7 @@ public final class Segment implements AutoCloseable {
             }
         }
         size--;
+        maintenanceHint = true;
     }
 
     /**
@@ -861,6 +869,7 @@ public final class Segment implements AutoCloseable {
         }
         growth.reset();
         compaction.reset();
+        maintenanceHint = false;
         if (arena != null) {
             arena.reset();
         }
@@ -884,12 +893,30 @@ public final class Segment implements AutoCloseable {
 
     /**
      * Whether {@link #maintain} has work: chunks to empty or worth emptying, or a table to shrink. Cheap enough to
-     * ask after every write.
+     * ask after every write: only a write that freed memory (a removal, a value moved to a new block or shrunk in
+     * place) makes the next call look at the arena and the table.
      *
      * @return true if a step would do something
      */
     public boolean maintenanceDue() {
-        return table != null && compaction.due();
+        if (!maintenanceHint) {
+            return false;   // nothing was freed since the last look found nothing to do: one load on most writes
+        }
+        if (table == null || !compaction.due()) {
+            maintenanceHint = false;
+            return false;
+        }
+        return true;
+    }
+
+    /**
+     * A racy, read-only hint that {@link #maintenanceDue} may be true: for a caller that has not taken the owner's
+     * lock and only wants to know whether taking it could be worth it.
+     *
+     * @return false if no write freed memory since a look found nothing to do
+     */
+    public boolean mayNeedMaintenance() {
+        return maintenanceHint;
     }
 
     /**

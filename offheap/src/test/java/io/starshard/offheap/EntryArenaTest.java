@@ -141,17 +141,17 @@ class EntryArenaTest {
     @Test
     void inPlaceUpdatesWhenTheBlockDoesNotGrowAndAShrunkBlockFreesItsRest() {
         long ref = put(8, 40, 1);       // 56 B block
-        assertTrue(arena.fitsInPlace(ref, 40));
-        assertTrue(arena.fitsInPlace(ref, 20));
-        assertFalse(arena.fitsInPlace(ref, 41));     // 64 B > 56
-        assertTrue(arena.fitsInPlace(ref, 0));       // 16 B: the other 40 become free bytes
-        value.setMemory(0, 30, (byte) 0x55);
         long live = arena.liveEntryBytes();
         long free = arena.freeBytes();
-        arena.writeValueInPlace(ref, value, 0, 30);  // 46 -> 48 B
+        value.setMemory(0, 41, (byte) 0x55);
+        assertEquals(EntryArena.DOES_NOT_FIT, arena.writeValueIfItFits(ref, value, 0, 41), "64 B > 56");
+        assertEquals(live, arena.liveEntryBytes(), "nothing written");
+        assertEquals(EntryArena.WRITTEN, arena.writeValueIfItFits(ref, value, 0, 36));   // 52 -> 56 B: same block
+        assertEquals(free, arena.freeBytes());
+        assertEquals(EntryArena.WRITTEN_SHRUNK, arena.writeValueIfItFits(ref, value, 0, 30));   // 46 -> 48 B
         assertEquals(live - 10, arena.liveEntryBytes());
-        assertEquals(free + 8, arena.freeBytes());
-        assertFalse(arena.fitsInPlace(ref, 40), "the block is now 48 bytes");
+        assertEquals(free + 8, arena.freeBytes(), "the rest of the block is free bytes");
+        assertEquals(EntryArena.DOES_NOT_FIT, arena.writeValueIfItFits(ref, value, 0, 40), "the block is now 48 bytes");
         assertEquals(null, census(ref));
         key.setMemory(0, 8, (byte) 1);
         ExpandableArrayBuffer out = new ExpandableArrayBuffer(8);
@@ -160,6 +160,10 @@ class EntryArenaTest {
         long moved = arena.allocateWithNewValue(ref, value, 0, 500);
         arena.free(ref);
         assertEquals(500, arena.readIfKey(moved, key, 0, 8, out, 0));
+        long large = put(8, 40_000, 2);                           // a dedicated chunk of 40,016 bytes
+        assertEquals(EntryArena.WRITTEN, arena.writeValueIfItFits(large, value, 0, 30_000));
+        assertEquals(EntryArena.DOES_NOT_FIT, arena.writeValueIfItFits(large, value, 0, 19_000), "half empty");
+        assertEquals(null, census(moved, large));
     }
 
     @Test
