@@ -41,7 +41,6 @@ final class Compaction {
     private final OffHeapMemory memory;
     private final EpochDomain epochs;
     private final int slotSize;
-    private final SlotLayout layout;
     private final int minGroups;
     private final long maxPauseNanos;
     /** The draining table was published by a shrink, so steps drain it. */
@@ -62,7 +61,6 @@ final class Compaction {
         this.memory = memory;
         this.epochs = epochs;
         this.slotSize = spec.slotSize();
-        this.layout = spec.slotLayout();
         this.minGroups = Table.groupsFor(spec.initialEntries());
         this.maxPauseNanos = spec.maxPauseNanos();
     }
@@ -219,7 +217,7 @@ final class Compaction {
                 for (long full = ControlBytes.matchFull(MemoryAccess.getLong(walked.controlWordAddress(group)));
                      full != 0; full &= full - 1) {
                     final long refAddress = walked.slotAddress(ControlBytes.slot(group, full))
-                        + walked.payloadOffset;
+                        + SlotDescriptor.REFERENCE_OFFSET;
                     final long ref = MemoryAccess.getLong(refAddress);
                     if (arena.isEvacuating(ref)) {
                         MemoryAccess.putLong(refAddress, arena.relocate(ref));
@@ -278,7 +276,7 @@ final class Compaction {
             }
             final Table next;
             try {
-                next = Table.allocate(memory, groups, slotSize, layout);
+                next = Table.allocate(memory, groups, slotSize);
             } catch (OffHeapMemoryExhaustedException | IllegalStateException refused) {
                 return true;   // tried again after the next write; the larger table stays meanwhile
             }

@@ -61,17 +61,6 @@ final class ControlBytes {
         return ~word & HIGH_BITS;
     }
 
-    /**
-     * A control word whose lanes 0..6 are EMPTY and whose lane 7 (the highest byte) is {@code lastLane}: an empty
-     * group of a layout that uses 7 lanes.
-     *
-     * @param lastLane the byte of lane 7
-     * @return the word
-     */
-    static long emptyWordWithLastLane(byte lastLane) {
-        return (EMPTY & 0xFFL) * LOW_BITS & ~(0xFFL << 56) | (lastLane & 0xFFL) << 56;
-    }
-
     /** High bit set in each EMPTY or DELETED byte (the only bytes with bit 7 set). */
     static long matchEmptyOrDeleted(long word) {
         return word & HIGH_BITS;

@@ -65,8 +65,6 @@ public final class Segment implements AutoCloseable {
     private final OffHeapMemory memory;
     private final EpochDomain epochs;
     private final EntryArena arena;
-    /** From a slot's address (its hash) to its value or entry reference, in every table of this segment. */
-    private final int payloadOffset;
     /** The current table; null once closed. Volatile: racy readers load it once per lookup. */
     private volatile Table table;
     /**
@@ -112,9 +110,8 @@ public final class Segment implements AutoCloseable {
         this.longSlots = inline && valueWidth >= 1 && valueWidth <= 8;
         this.maxEntryBytes = spec.maxEntryBytes();
         this.arena = inline ? null : new EntryArena(memory, epochs, maxEntryBytes);
-        this.table = Table.allocate(memory, Table.groupsFor(spec.initialEntries()), slotSize, spec.slotLayout());
-        this.payloadOffset = table.payloadOffset;
-        this.growth = new TableGrowth(this, memory, slotSize, spec.slotLayout(), syncFillBytes, spec.initialEntries());
+        this.table = Table.allocate(memory, Table.groupsFor(spec.initialEntries()), slotSize);
+        this.growth = new TableGrowth(this, memory, slotSize, syncFillBytes, spec.initialEntries());
         this.compaction = new Compaction(this, arena, growth, memory, epochs, spec);
     }
 
@@ -161,7 +158,7 @@ public final class Segment implements AutoCloseable {
             valueOut.checkLimit(outOffset + valueWidth);
         }
         // Slot bytes of the table t itself: in bounds whatever a writer does (t stays mapped, see EpochDomain).
-        MemoryAccess.copyToBuffer(t.slotAddress(slot) + payloadOffset, valueOut, outOffset, valueWidth);
+        MemoryAccess.copyToBuffer(t.slotAddress(slot) + SlotDescriptor.VALUE_OFFSET, valueOut, outOffset, valueWidth);
         return valueWidth;
     }
 
@@ -223,7 +220,7 @@ public final class Segment implements AutoCloseable {
         if (homeMatch != 0) {
             final long slotAddress = t.slot16AddressOfMatch(home, homeMatch);
             if (MemoryAccess.getLong(slotAddress + SlotDescriptor.HASH_OFFSET) == hash) {
-                return MemoryAccess.getLongLE(slotAddress + payloadOffset);   // equal hash, equal key
+                return MemoryAccess.getLongLE(slotAddress + SlotDescriptor.VALUE_OFFSET);   // equal hash, equal key
             }
         }
         int group = home;
@@ -232,7 +229,7 @@ public final class Segment implements AutoCloseable {
             for (long m = ControlBytes.matchTag(word, tagPattern); m != 0; m &= m - 1) {
                 final long slotAddress = t.slot16AddressOfMatch(group, m);
                 if (MemoryAccess.getLong(slotAddress + SlotDescriptor.HASH_OFFSET) == hash) {
-                    return MemoryAccess.getLongLE(slotAddress + payloadOffset);
+                    return MemoryAccess.getLongLE(slotAddress + SlotDescriptor.VALUE_OFFSET);
                 }
             }
             if (ControlBytes.matchEmpty(word) != 0) {
@@ -310,7 +307,7 @@ public final class Segment implements AutoCloseable {
                 if (inline) {
                     return slot;      // the inline hash is a bijection of the key: equal hash, equal key
                 }
-                final int r = arena.readIfKey(MemoryAccess.getLong(slotAddress + payloadOffset),
+                final int r = arena.readIfKey(MemoryAccess.getLong(slotAddress + SlotDescriptor.REFERENCE_OFFSET),
                     key, keyOffset, keyLength, out, outOffset);
                 if (r >= 0) {
                     return out == null ? slot : r;
@@ -454,7 +451,7 @@ public final class Segment implements AutoCloseable {
         final long slotAddress = fullSlotAddress(t, slot);
         if (inline) {
             ensureCapacity(out, offset, valueWidth);
-            MemoryAccess.copyToBuffer(slotAddress + payloadOffset, out, offset, valueWidth);
+            MemoryAccess.copyToBuffer(slotAddress + SlotDescriptor.VALUE_OFFSET, out, offset, valueWidth);
             return valueWidth;
         }
         return EntryArena.copyValue(entryAddress(slotAddress), out, offset);
@@ -472,7 +469,7 @@ public final class Segment implements AutoCloseable {
         }
         final long slotAddress = fullSlotAddress(currentTable(), slot);
         // As getLong: a key-only slot has no value bytes to read.
-        return valueWidth == 0 ? 0L : MemoryAccess.getLongLE(slotAddress + payloadOffset);
+        return valueWidth == 0 ? 0L : MemoryAccess.getLongLE(slotAddress + SlotDescriptor.VALUE_OFFSET);
     }
 
     /**
@@ -624,7 +621,7 @@ public final class Segment implements AutoCloseable {
         final Table t = currentTable();
         final int slot = probeBoth(t, hash, null, 0, 0);
         if (slot >= 0) {
-            MemoryAccess.putLongLE(fullSlotAddress(t, slot) + payloadOffset, value);
+            MemoryAccess.putLongLE(fullSlotAddress(t, slot) + SlotDescriptor.VALUE_OFFSET, value);
             return false;
         }
         insertInlineLong(hash, value);
@@ -641,7 +638,7 @@ public final class Segment implements AutoCloseable {
         if (!inline || valueWidth != 8) {
             throw notPrimitive();
         }
-        MemoryAccess.putLongLE(fullSlotAddress(currentTable(), slot) + payloadOffset, value);
+        MemoryAccess.putLongLE(fullSlotAddress(currentTable(), slot) + SlotDescriptor.VALUE_OFFSET, value);
     }
 
     /**
@@ -718,7 +715,7 @@ public final class Segment implements AutoCloseable {
 
     private int insertInlineLong(long hash, long valueBits) {
         final int slot = slotForInsert(hash);
-        MemoryAccess.putLongLE(table.slotAddress(slot) + payloadOffset, valueBits);
+        MemoryAccess.putLongLE(table.slotAddress(slot) + SlotDescriptor.VALUE_OFFSET, valueBits);
         fill(table, slot, hash, 0);
         return slot;
     }
@@ -752,7 +749,7 @@ public final class Segment implements AutoCloseable {
         final long slotAddress = t.slotAddress(slot);
         MemoryAccess.putLong(slotAddress + SlotDescriptor.HASH_OFFSET, hash);
         if (!inline) {
-            MemoryAccess.putLong(slotAddress + payloadOffset, ref);
+            MemoryAccess.putLong(slotAddress + SlotDescriptor.REFERENCE_OFFSET, ref);
         }
         if (t.control(slot) == ControlBytes.DELETED) {
             tombstones--;
@@ -781,7 +778,7 @@ public final class Segment implements AutoCloseable {
             writeInlineValue(slotAddress, value, valueOffset);
             return;
         }
-        final long refAddress = slotAddress + payloadOffset;
+        final long refAddress = slotAddress + SlotDescriptor.REFERENCE_OFFSET;
         final long ref = MemoryAccess.getLong(refAddress);
         checkEntrySize(EntryArena.keyLength(arena.trustedAddress(ref)), valueLength);
         final int inPlace = arena.writeValueIfItFits(ref, value, valueOffset, valueLength);
@@ -805,7 +802,7 @@ public final class Segment implements AutoCloseable {
         final Table current = currentTable();
         final long slotAddress = fullSlotAddress(current, slot);
         if (!inline) {
-            arena.free(MemoryAccess.getLong(slotAddress + payloadOffset));
+            arena.free(MemoryAccess.getLong(slotAddress + SlotDescriptor.REFERENCE_OFFSET));
         }
         final boolean old = (slot & DRAINING_SLOT) != 0;
         final Table t = old ? draining : current;
@@ -831,7 +828,7 @@ public final class Segment implements AutoCloseable {
      */
     public void prefault() {
         final Table t = currentTable();
-        t.touchAllPages();
+        t.touchSlotPages(0, t.bytes);
     }
 
     /**
@@ -845,7 +842,7 @@ public final class Segment implements AutoCloseable {
         currentTable();
         final Table fresh;
         try {
-            fresh = Table.allocate(memory, Table.groupsFor(spec.initialEntries()), slotSize, spec.slotLayout());
+            fresh = Table.allocate(memory, Table.groupsFor(spec.initialEntries()), slotSize);
         } catch (OffHeapMemoryExhaustedException | IllegalStateException refused) {
             clearInPlace();
             return;
@@ -1220,7 +1217,7 @@ public final class Segment implements AutoCloseable {
         if (old) {
             slot &= ~DRAINING_SLOT;
         }
-        if (t == null || slot < 0 || slot >= t.capacity || !t.isSlot(slot)) {
+        if (t == null || slot < 0 || slot >= t.capacity) {
             throw new IndexOutOfBoundsException("slot " + (old ? "of the draining table " : "") + slot
                 + " is outside the table of " + (t == null ? 0 : t.capacity) + " slots");
         }
@@ -1232,7 +1229,7 @@ public final class Segment implements AutoCloseable {
 
     /** Address of the entry that the FULL indirect slot at {@code slotAddress} references (under the lock). */
     long entryAddress(long slotAddress) {
-        return arena.trustedAddress(MemoryAccess.getLong(slotAddress + payloadOffset));
+        return arena.trustedAddress(MemoryAccess.getLong(slotAddress + SlotDescriptor.REFERENCE_OFFSET));
     }
 
     /** The first EMPTY or DELETED slot on the probe path of {@code hash}. */
@@ -1240,8 +1237,7 @@ public final class Segment implements AutoCloseable {
         final int groups = t.groups;
         int group = ControlBytes.homeGroup(hash, groups);
         for (int probed = 0; probed < groups; probed++) {
-            final long free = ControlBytes.matchEmptyOrDeleted(MemoryAccess.getLong(t.controlWordAddress(group)))
-                & t.freeLanes;
+            final long free = ControlBytes.matchEmptyOrDeleted(MemoryAccess.getLong(t.controlWordAddress(group)));
             if (free != 0) {
                 return ControlBytes.slot(group, free);
             }
@@ -1299,9 +1295,10 @@ public final class Segment implements AutoCloseable {
 
     /** Moves the entry of slot {@code from} of the draining table {@code old} into {@code current}. */
     void moveSlot(Table old, int from, Table current) {
-        final long hash = MemoryAccess.getLong(old.slotAddress(from) + SlotDescriptor.HASH_OFFSET);
+        final long source = old.slotAddress(from);
+        final long hash = MemoryAccess.getLong(source + SlotDescriptor.HASH_OFFSET);
         final int to = firstFreeSlot(current, hash);
-        old.copySlot(from, current, to);
+        MemoryAccess.copy(source, current.slotAddress(to), slotSize);
         if (current.control(to) == ControlBytes.DELETED) {
             tombstones--;
         }
@@ -1310,8 +1307,8 @@ public final class Segment implements AutoCloseable {
     }
 
     private void writeInlineValue(long slotAddress, DirectBuffer value, int valueOffset) {
-        final long valueAddress = slotAddress + payloadOffset;
-        final int area = slotSize - SlotDescriptor.PAYLOAD_OFFSET;
+        final long valueAddress = slotAddress + SlotDescriptor.VALUE_OFFSET;
+        final int area = slotSize - SlotDescriptor.VALUE_OFFSET;
         for (int i = 0; i < area; i += Long.BYTES) {
             MemoryAccess.putLong(valueAddress + i, 0L);   // zero padding, so getLong of narrow values is exact
         }

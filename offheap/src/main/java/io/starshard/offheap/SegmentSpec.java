@@ -33,13 +33,12 @@ public final class SegmentSpec {
     private final int initialEntries;
     private final KeyHasher hasher;
     private final long maxPauseNanos;
-    private final SlotLayout slotLayout;
 
     /** The longest a segment's own memory maintenance may hold its owner's lock by default: one millisecond. */
     public static final long DEFAULT_MAX_PAUSE_NANOS = 1_000_000;
 
     private SegmentSpec(boolean inline, int keyWidth, int valueWidth, int maxEntryBytes, int initialEntries,
-                        KeyHasher hasher, long maxPauseNanos, SlotLayout slotLayout) {
+                        KeyHasher hasher, long maxPauseNanos) {
         this.inline = inline;
         this.keyWidth = keyWidth;
         this.valueWidth = valueWidth;
@@ -47,18 +46,6 @@ public final class SegmentSpec {
         this.initialEntries = initialEntries;
         this.hasher = hasher;
         this.maxPauseNanos = maxPauseNanos;
-        this.slotLayout = slotLayout;
-    }
-
-    /**
-     * The layout a new spec gets: {@link SlotLayout#SEPARATE}, or, for 16-byte slots, the layout named by the
-     * system property {@code starshard.slotLayout} ({@code SEPARATE} or {@code INTERLEAVED}), so that a benchmark
-     * can compare the two on whole maps.
-     */
-    private static SlotLayout defaultLayout(int slotSize) {
-        final String name = System.getProperty("starshard.slotLayout", SlotLayout.SEPARATE.name());
-        final SlotLayout layout = SlotLayout.valueOf(name.toUpperCase(java.util.Locale.ROOT));
-        return slotSize == SlotDescriptor.SLOT16_BYTES ? layout : SlotLayout.SEPARATE;
     }
 
     /**
@@ -82,7 +69,7 @@ public final class SegmentSpec {
             throw new NullPointerException("hasher");
         }
         return new SegmentSpec(true, keyWidth, valueWidth, keyWidth + valueWidth, DEFAULT_INITIAL_ENTRIES, hasher,
-            DEFAULT_MAX_PAUSE_NANOS, defaultLayout(SlotDescriptor.inlineSlotBytes(valueWidth)));
+            DEFAULT_MAX_PAUSE_NANOS);
     }
 
     /**
@@ -97,8 +84,7 @@ public final class SegmentSpec {
             throw new IllegalArgumentException("maxEntryBytes must be 1.." + MAX_ENTRY_BYTES_LIMIT + ", was "
                 + maxEntryBytes);
         }
-        return new SegmentSpec(false, -1, -1, maxEntryBytes, DEFAULT_INITIAL_ENTRIES, null, DEFAULT_MAX_PAUSE_NANOS,
-            defaultLayout(SlotDescriptor.INDIRECT_SLOT_BYTES));
+        return new SegmentSpec(false, -1, -1, maxEntryBytes, DEFAULT_INITIAL_ENTRIES, null, DEFAULT_MAX_PAUSE_NANOS);
     }
 
     /**
@@ -123,8 +109,7 @@ public final class SegmentSpec {
         if (entries < 0) {
             throw new IllegalArgumentException("initial entries must be >= 0, was " + entries);
         }
-        return new SegmentSpec(inline, keyWidth, valueWidth, maxEntryBytes, entries, hasher, maxPauseNanos,
-            slotLayout);
+        return new SegmentSpec(inline, keyWidth, valueWidth, maxEntryBytes, entries, hasher, maxPauseNanos);
     }
 
     /**
@@ -139,37 +124,7 @@ public final class SegmentSpec {
         if (nanos < 1_000 || nanos > 1_000_000_000) {
             throw new IllegalArgumentException("maxPause must be between 1 µs and 1 s, was " + nanos + " ns");
         }
-        return new SegmentSpec(inline, keyWidth, valueWidth, maxEntryBytes, initialEntries, hasher, nanos,
-            slotLayout);
-    }
-
-    /**
-     * A copy whose tables use {@code layout}.
-     *
-     * @param layout the layout; {@link SlotLayout#INTERLEAVED} only for 16-byte slots (indirect, and inline values
-     *               of 1..8 bytes)
-     * @return a new spec
-     * @throws IllegalArgumentException if the layout cannot hold this spec's slots
-     */
-    public SegmentSpec withSlotLayout(SlotLayout layout) {
-        if (layout == null) {
-            throw new NullPointerException("layout");
-        }
-        if (layout == SlotLayout.INTERLEAVED && slotSize() != SlotDescriptor.SLOT16_BYTES) {
-            throw new IllegalArgumentException("the interleaved layout holds 16-byte slots only; this spec's are "
-                + slotSize() + " bytes");
-        }
-        return new SegmentSpec(inline, keyWidth, valueWidth, maxEntryBytes, initialEntries, hasher, maxPauseNanos,
-            layout);
-    }
-
-    /**
-     * How the tables lay out control bytes and slots.
-     *
-     * @return the layout
-     */
-    public SlotLayout slotLayout() {
-        return slotLayout;
+        return new SegmentSpec(inline, keyWidth, valueWidth, maxEntryBytes, initialEntries, hasher, nanos);
     }
 
     /**
@@ -247,9 +202,7 @@ public final class SegmentSpec {
     @Override
     public String toString() {
         return inline
-            ? "SegmentSpec{inline, key=" + keyWidth + "B, value=" + valueWidth + "B, initialEntries=" + initialEntries
-                + ", " + slotLayout + '}'
-            : "SegmentSpec{indirect, maxEntryBytes=" + maxEntryBytes + ", initialEntries=" + initialEntries + ", "
-                + slotLayout + '}';
+            ? "SegmentSpec{inline, key=" + keyWidth + "B, value=" + valueWidth + "B, initialEntries=" + initialEntries + '}'
+            : "SegmentSpec{indirect, maxEntryBytes=" + maxEntryBytes + ", initialEntries=" + initialEntries + '}';
     }
 }

@@ -9,8 +9,7 @@ import org.agrona.ExpandableArrayBuffer;
  * <p>Checked: every control byte is FULL, EMPTY or DELETED; a FULL byte is the tag of its slot's stored hash; a
  * FULL slot lies on the probe path of its hash (no group between its home group and its own has an EMPTY byte),
  * and a lookup of its key finds exactly this slot (no key is stored twice); FULL bytes number the segment's size,
- * DELETED bytes its tombstones, together at most the fill limit (lane 7 of an interleaved group, DELETED for good,
- * not counted). Inline: the stored hash is {@code hashFixed} of
+ * DELETED bytes its tombstones, together at most the fill limit. Inline: the stored hash is {@code hashFixed} of
  * a key of the spec's width (the unhash round-trips) and the value's padding is zero. Indirect: every reference
  * names a well-formed entry inside a live chunk (below the carved end of the chunk being filled), no block is
  * referenced twice, every chunk's live-byte count equals the blocks its entries take (so a leaked or doubly freed
@@ -71,14 +70,6 @@ final class SegmentVerifier {
     private void verifyControlBytes(Table t, EntryArena.Census census, int[] counts) {
         for (int slot = 0; slot < t.capacity; slot++) {
             final byte control = t.control(slot);
-            if (!t.isSlot(slot)) {
-                if (control != ControlBytes.DELETED) {
-                    throw corrupted("lane 7 of interleaved group " + ControlBytes.groupOf(slot) + " has control byte 0x"
-                        + Integer.toHexString(control & 0xFF) + " instead of DELETED: probes could stop there or an"
-                        + " insert take it");
-                }
-                continue;
-            }
             if (control == ControlBytes.EMPTY) {
                 continue;
             }
@@ -110,14 +101,14 @@ final class SegmentVerifier {
                 throw corrupted(where + " holds no hashFixed of a " + keyWidth + "-byte key (its unhash is "
                     + Long.toHexString(keyBits) + ")");
             }
-            for (int i = valueWidth; i < slotSize - SlotDescriptor.PAYLOAD_OFFSET; i++) {
-                if (MemoryAccess.getByte(slotAddress + t.payloadOffset + i) != 0) {
+            for (int i = valueWidth; i < slotSize - SlotDescriptor.VALUE_OFFSET; i++) {
+                if (MemoryAccess.getByte(slotAddress + SlotDescriptor.VALUE_OFFSET + i) != 0) {
                     throw corrupted(where + ": byte " + i + " of its value area, past the " + valueWidth
                         + "-byte value, is not zero");
                 }
             }
         } else {
-            final String problem = census.addLive(MemoryAccess.getLong(slotAddress + t.payloadOffset));
+            final String problem = census.addLive(MemoryAccess.getLong(slotAddress + SlotDescriptor.REFERENCE_OFFSET));
             if (problem != null) {
                 throw corrupted(where + ": " + problem);
             }

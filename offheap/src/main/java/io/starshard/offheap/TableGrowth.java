@@ -60,7 +60,6 @@ final class TableGrowth {
     private final Segment segment;
     private final OffHeapMemory memory;
     private final int slotSize;
-    private final SlotLayout layout;
     /** The table the next growth publishes, unpublished (no reader can see it); null until the load is 93/128. */
     private Table prepared;
     /** Bytes of {@link #prepared} initialised so far: control bytes set to EMPTY, then slot pages touched. */
@@ -80,13 +79,11 @@ final class TableGrowth {
     /** Control bytes above which the next table is prepared ahead ({@link #SYNC_FILL_BYTES}; lower in tests). */
     private final long syncFillBytes;
 
-    TableGrowth(Segment segment, OffHeapMemory memory, int slotSize, SlotLayout layout, long syncFillBytes,
-                int presizedEntries) {
+    TableGrowth(Segment segment, OffHeapMemory memory, int slotSize, long syncFillBytes, int presizedEntries) {
         this.presizedEntries = presizedEntries;
         this.segment = segment;
         this.memory = memory;
         this.slotSize = slotSize;
-        this.layout = layout;
         this.syncFillBytes = syncFillBytes;
     }
 
@@ -110,7 +107,7 @@ final class TableGrowth {
                 try {
                     final int groups = nextGroups(current, entries);
                     if ((long) groups * ControlBytes.GROUP_WIDTH > syncFillBytes) {
-                        prepared = Table.allocateUninitialised(memory, groups, slotSize, layout);
+                        prepared = Table.allocateUninitialised(memory, groups, slotSize);
                         preparedFilled = 0;
                     }
                 } catch (OffHeapMemoryExhaustedException | IllegalStateException e) {
@@ -124,8 +121,8 @@ final class TableGrowth {
             final long insertsLeft = Math.max(1, current.maxFill - filled);
             final long step = Math.max(FILL_BYTES_PER_INSERT, (left + insertsLeft - 1) / insertsLeft);
             final long to = Math.min(prepared.bytes, preparedFilled + step);
-            if (preparedFilled < prepared.controlEnd) {
-                prepared.fillControl(preparedFilled, Math.min(to, prepared.controlEnd));
+            if (preparedFilled < prepared.capacity) {
+                prepared.fillControl(preparedFilled, Math.min(to, prepared.capacity));
             }
             prepared.touchSlotPages(preparedFilled, to);
             preparedFilled = to;
@@ -153,10 +150,10 @@ final class TableGrowth {
             prepared = null;
         }
         if (next == null) {
-            return Table.allocate(memory, groups, slotSize, layout);
+            return Table.allocate(memory, groups, slotSize);
         }
-        if (preparedFilled < next.controlEnd) {
-            next.fillControl(preparedFilled, next.controlEnd);
+        if (preparedFilled < next.capacity) {
+            next.fillControl(preparedFilled, next.capacity);
         }
         prepared = null;
         takenFromPrepared = next;
@@ -174,7 +171,7 @@ final class TableGrowth {
     void giveBack(Table next) {
         if (next == takenFromPrepared) {
             prepared = next;
-            preparedFilled = Math.max(preparedFilled, next.controlEnd);
+            preparedFilled = Math.max(preparedFilled, next.capacity);
         } else {
             memory.free(next.address, next.bytes);   // never published: no reader can see it
         }

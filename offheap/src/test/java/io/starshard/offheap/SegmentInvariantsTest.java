@@ -171,7 +171,7 @@ class SegmentInvariantsTest {
     @Test
     void nonZeroPaddingAfterANarrowInlineValue() {
         assertDetected(inline(8, 5, 0, 3), t -> MemoryAccess.putByte(
-            t.slotAddress(firstFull(t)) + t.payloadOffset + 6, (byte) 1), "byte 6 of its value area");
+            t.slotAddress(firstFull(t)) + SlotDescriptor.VALUE_OFFSET + 6, (byte) 1), "byte 6 of its value area");
     }
 
     @Test
@@ -182,22 +182,22 @@ class SegmentInvariantsTest {
             while (!ControlBytes.isFull(t.control(second))) {
                 second++;
             }
-            long ref = MemoryAccess.getLong(t.slotAddress(first) + t.payloadOffset);
-            MemoryAccess.putLong(t.slotAddress(second) + t.payloadOffset, ref);
+            long ref = MemoryAccess.getLong(t.slotAddress(first) + SlotDescriptor.REFERENCE_OFFSET);
+            MemoryAccess.putLong(t.slotAddress(second) + SlotDescriptor.REFERENCE_OFFSET, ref);
         }, "overlaps a block counted before", "a reference held twice?");
     }
 
     @Test
     void aReferenceToNoChunk() {
         assertDetected(indirect(0, 3), t -> MemoryAccess.putLong(
-            t.slotAddress(firstFull(t)) + t.payloadOffset, EntryDescriptor.ref(99, 0)),
+            t.slotAddress(firstFull(t)) + SlotDescriptor.REFERENCE_OFFSET, EntryDescriptor.ref(99, 0)),
             "chunk 99", "names no live chunk");
     }
 
     @Test
     void aReferenceIntoTheMiddleOfAnEntry() {
         assertDetected(indirect(0, 3), t -> {
-            long address = t.slotAddress(firstFull(t)) + t.payloadOffset;
+            long address = t.slotAddress(firstFull(t)) + SlotDescriptor.REFERENCE_OFFSET;
             MemoryAccess.putLong(address, MemoryAccess.getLong(address) + 4);
         }, "is not an aligned header");
     }
@@ -220,7 +220,7 @@ class SegmentInvariantsTest {
 
     /** The address of the entry of the first FULL slot, through the segment's arena. */
     private static long entryAddress(Segment s, Table t) {
-        long ref = MemoryAccess.getLong(t.slotAddress(firstFull(t)) + t.payloadOffset);
+        long ref = MemoryAccess.getLong(t.slotAddress(firstFull(t)) + SlotDescriptor.REFERENCE_OFFSET);
         return s.arenaForTests().trustedAddress(ref);
     }
 }

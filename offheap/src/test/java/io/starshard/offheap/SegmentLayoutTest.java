@@ -9,7 +9,6 @@ import java.nio.ByteOrder;
 import java.util.SplittableRandom;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Directed tests of table mechanics that random workloads rarely reach. */
@@ -162,64 +161,6 @@ class SegmentLayoutTest {
             }
         } finally {
             memory.free(t.address, t.bytes);
-        }
-    }
-
-    @Test
-    void interleavedGroupsKeepHashesBesideTheirControlWordAndNeverUseLaneSeven() {
-        Table t = Table.allocate(memory, 5, 16, SlotLayout.INTERLEAVED);
-        try {
-            assertEquals(5 * 128, t.bytes);
-            SplittableRandom random = new SplittableRandom(12);
-            for (int group = 0; group < t.groups; group++) {
-                long word = MemoryAccess.getLong(t.controlWordAddress(group));
-                assertEquals(t.address + group * 128L, t.controlWordAddress(group));
-                assertEquals(0, ControlBytes.matchEmpty(word) & 0x8000_0000_0000_0000L, "lane 7 is not EMPTY");
-                assertEquals(0, ControlBytes.matchFull(word), "no lane is FULL");
-                assertEquals(0x0080_8080_8080_8080L, ControlBytes.matchEmptyOrDeleted(word) & t.freeLanes);
-                for (int lane = 0; lane < 7; lane++) {
-                    int slot = group * 8 + lane;
-                    assertTrue(t.isSlot(slot));
-                    assertEquals(t.controlWordAddress(group) + 8 + 8L * lane, t.slotAddress(slot));
-                    assertTrue(t.slotAddress(slot) + t.payloadOffset + 8 <= t.controlWordAddress(group) + 128);
-                }
-                assertFalse(t.isSlot(group * 8 + 7));
-                for (int n = 0; n < 2000; n++) {
-                    long match = random.nextLong() & 0x0080_8080_8080_8080L;
-                    if (match != 0) {
-                        int slot = group * 8 + ControlBytes.lowestIndex(match);
-                        assertEquals(t.slotAddress(slot), t.slot16AddressOfMatch(group, match));
-                    }
-                }
-            }
-        } finally {
-            memory.free(t.address, t.bytes);
-        }
-    }
-
-    @Test
-    void anInterleavedSegmentGrowsShrinksAndFindsEveryKey() {
-        SegmentSpec spec = SegmentSpec.inline(8, 8, new KeyHasher(6)).withSlotLayout(SlotLayout.INTERLEAVED);
-        try (Segment s = new Segment(spec, memory, epochs)) {
-            for (int k = 0; k < 20_000; k++) {
-                s.putLong(new KeyHasher(6).hashFixed(k), ~k);
-            }
-            assertTrue(s.stats().growths() > 0);
-            s.verifyInvariants();
-            for (int k = 0; k < 20_000; k++) {
-                assertEquals(~k, s.optimisticGetLong(new KeyHasher(6).hashFixed(k), -1L), "key " + k);
-            }
-            for (int k = 0; k < 19_900; k++) {
-                assertTrue(s.remove(new KeyHasher(6).hashFixed(k), null, 0, 0));
-            }
-            while (s.compact()) {
-                s.verifyInvariants();
-            }
-            assertTrue(s.stats().shrinks() > 0);
-            for (int k = 19_900; k < 20_000; k++) {
-                assertEquals(~k, s.optimisticGetLong(new KeyHasher(6).hashFixed(k), -1L), "key " + k);
-            }
-            s.verifyInvariants();
         }
     }
 

@@ -78,13 +78,6 @@ class SegmentModelTest {
                 inlineHashShape, 0);
         }
 
-        /** The same run on tables of 128-byte groups of 7 slots, for 16-byte slots; empty otherwise. */
-        Stream<Config> interleaved() {
-            return spec.slotSize() != SlotDescriptor.SLOT16_BYTES ? Stream.empty()
-                : Stream.of(new Config(name + ", interleaved groups", spec.withSlotLayout(SlotLayout.INTERLEAVED),
-                    poolSize, operations, hash, inlineHashShape, 0));
-        }
-
         @Override
         public String toString() {
             return name;
@@ -96,7 +89,7 @@ class SegmentModelTest {
     }
 
     static Stream<Config> configs() {
-        return baseConfigs().flatMap(c -> Stream.concat(Stream.of(c, c.incremental()), c.interleaved()));
+        return baseConfigs().flatMap(c -> Stream.of(c, c.incremental()));
     }
 
     private static Stream<Config> baseConfigs() {

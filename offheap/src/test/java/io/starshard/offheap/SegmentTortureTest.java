@@ -142,11 +142,8 @@ class SegmentTortureTest {
     private Segment newSegment(boolean inline, OffHeapMemory memory) {
         SegmentSpec spec = inline ? SegmentSpec.inline(8, 8, HASHER) : SegmentSpec.indirect(MAX_ENTRY);
         // Every other segment prepares each next table ahead and drains the old one incrementally, so readers
-        // race the two-table state too; every third has tables of interleaved groups.
+        // race the two-table state too.
         segmentsCreated++;
-        if (segmentsCreated % 3 == 0) {
-            spec = spec.withSlotLayout(SlotLayout.INTERLEAVED);
-        }
         return new Segment(spec.withInitialEntries(0), memory, epochs,
             segmentsCreated % 2 == 0 ? 0 : TableGrowth.SYNC_FILL_BYTES);
     }

@@ -23,8 +23,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * {@code memUsed}) and, for {@code ConcurrentHashMap}, the heap after full collections. Starshard also calls
  * {@code compact()} after the removals; the others have no such call.
  *
- * <p>Run: {@code java --add-exports=java.base/jdk.internal.misc=ALL-UNNAMED -Xmx4g
- * -cp jmh/target/benchmarks.jar io.starshard.jmh.map.MemoryPeers [replacements]}
+ * <p>Run with the map's flag and Chronicle's (the {@code starshard.bench.peer.flags} of {@code jmh/pom.xml}):
+ * <pre>{@code java --add-exports=java.base/jdk.internal.misc=ALL-UNNAMED <peer flags> -Xmx4g \
+ *   -cp jmh/target/benchmarks.jar io.starshard.jmh.map.MemoryPeers [replacements]}</pre>
  */
 public final class MemoryPeers {
     private static final int KEYS = 100_000;

@@ -5,7 +5,6 @@ import io.starshard.offheap.KeyHasher;
 import io.starshard.offheap.OffHeapMemory;
 import io.starshard.offheap.Segment;
 import io.starshard.offheap.SegmentSpec;
-import io.starshard.offheap.SlotLayout;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import java.util.HashMap;
@@ -32,11 +31,11 @@ abstract class BytesMapAdapter implements AutoCloseable {
     }
 
     /** Creates the adapter of {@code impl}, loaded with every key unless {@code op} starts from empty. */
-    static BytesMapAdapter create(SegmentBenchmark.BytesImpl impl, SlotLayout layout, BytesWorkload w, Op op) {
+    static BytesMapAdapter create(SegmentBenchmark.BytesImpl impl, BytesWorkload w, Op op) {
         final BytesMapAdapter adapter;
         switch (impl) {
             case STARSHARD:
-                adapter = new Starshard(w, op != Op.INSERT, layout);
+                adapter = new Starshard(w, op != Op.INSERT);
                 break;
             case HASH_MAP:
                 adapter = new JdkHashMap(w, op, op != Op.INSERT);
@@ -91,10 +90,10 @@ abstract class BytesMapAdapter implements AutoCloseable {
         private final UnsafeBuffer out = new UnsafeBuffer(new byte[MAX_ENTRY_BYTES]);
         private Segment segment;
 
-        Starshard(BytesWorkload w, boolean presized, SlotLayout layout) {
+        Starshard(BytesWorkload w, boolean presized) {
             super(w);
             final SegmentSpec indirect = SegmentSpec.indirect(MAX_ENTRY_BYTES);
-            spec = (presized ? indirect.withInitialEntries(w.n) : indirect).withSlotLayout(layout);
+            spec = presized ? indirect.withInitialEntries(w.n) : indirect;
             segment = new Segment(spec, memory, epochs);
         }
 

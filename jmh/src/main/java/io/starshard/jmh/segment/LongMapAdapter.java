@@ -5,7 +5,6 @@ import io.starshard.offheap.KeyHasher;
 import io.starshard.offheap.OffHeapMemory;
 import io.starshard.offheap.Segment;
 import io.starshard.offheap.SegmentSpec;
-import io.starshard.offheap.SlotLayout;
 import org.agrona.collections.Long2LongHashMap;
 
 import java.util.HashMap;
@@ -26,11 +25,11 @@ abstract class LongMapAdapter implements AutoCloseable {
     }
 
     /** Creates the adapter of {@code impl}, loaded with every key unless {@code op} starts from empty. */
-    static LongMapAdapter create(SegmentBenchmark.LongImpl impl, SlotLayout layout, LongWorkload w, Op op) {
+    static LongMapAdapter create(SegmentBenchmark.LongImpl impl, LongWorkload w, Op op) {
         final LongMapAdapter adapter;
         switch (impl) {
             case STARSHARD:
-                adapter = new Starshard(w, op != Op.INSERT, layout);
+                adapter = new Starshard(w, op != Op.INSERT);
                 break;
             case HASH_MAP:
                 adapter = new JdkHashMap(w, op, op != Op.INSERT);
@@ -94,10 +93,10 @@ abstract class LongMapAdapter implements AutoCloseable {
         private final SegmentSpec spec;
         private Segment segment;
 
-        Starshard(LongWorkload w, boolean presized, SlotLayout layout) {
+        Starshard(LongWorkload w, boolean presized) {
             super(w);
             final SegmentSpec inline = SegmentSpec.inline(8, 8, hasher);
-            spec = (presized ? inline.withInitialEntries(w.n) : inline).withSlotLayout(layout);
+            spec = presized ? inline.withInitialEntries(w.n) : inline;
             segment = new Segment(spec, memory, epochs);
         }
 

@@ -1,6 +1,5 @@
 package io.starshard.jmh.segment;
 
-import io.starshard.offheap.SlotLayout;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -77,10 +76,6 @@ public class SegmentBenchmark {
         @Param({"STARSHARD", "HASH_MAP", "LONG2LONG"})
         public LongImpl implementation;
 
-        /** The segment's table layout (Starshard only; the peers ignore it). */
-        @Param({"SEPARATE"})
-        public SlotLayout layout;
-
         private LongMapAdapter map;
         private int n;
         private int cursor;
@@ -93,7 +88,7 @@ public class SegmentBenchmark {
         @Setup(Level.Trial)
         public void setUp(BenchmarkParams params) {
             final Op op = Op.ofBenchmark(params.getBenchmark());
-            map = LongMapAdapter.create(implementation, layout, new LongWorkload(entries, op == Op.GET_MISS), op);
+            map = LongMapAdapter.create(implementation, new LongWorkload(entries, op == Op.GET_MISS), op);
             n = entries;
             cursor = 0;
         }
@@ -175,10 +170,6 @@ public class SegmentBenchmark {
         @Param({"STARSHARD", "HASH_MAP"})
         public BytesImpl implementation;
 
-        /** The segment's table layout (Starshard only; the peers ignore it). */
-        @Param({"SEPARATE"})
-        public SlotLayout layout;
-
         private BytesMapAdapter map;
         private int n;
         private int cursor;
@@ -191,7 +182,7 @@ public class SegmentBenchmark {
         @Setup(Level.Trial)
         public void setUp(BenchmarkParams params) {
             final Op op = Op.ofBenchmark(params.getBenchmark());
-            map = BytesMapAdapter.create(implementation, layout, new BytesWorkload(entries, op == Op.GET_MISS), op);
+            map = BytesMapAdapter.create(implementation, new BytesWorkload(entries, op == Op.GET_MISS), op);
             n = entries;
             cursor = 0;
         }
