@@ -146,8 +146,8 @@ final class Compaction {
     }
 
     /**
-     * What to do after the budget refused allocation number {@code attempt} of a write: first compact, then, if
-     * emptied chunks still wait for readers to leave, wait for them; then give up.
+     * What to do after the budget refused allocation number {@code attempt} of a write: first compact, then wait
+     * until the emptied chunks are freed (readers gone, the releaser thread done); then give up.
      *
      * @return whether to try again
      */
@@ -156,8 +156,8 @@ final class Compaction {
             makeRoom();
             return true;
         }
-        if (attempt == 1 && epochs.hasPending()) {
-            epochs.synchronize();
+        if (attempt == 1) {
+            epochs.synchronize();   // emptied chunks may wait for readers, or for the releaser thread
             return true;
         }
         return false;

@@ -199,9 +199,11 @@ public final class EpochDomain {
     }
 
     /**
-     * Frees every retired block that no reader can reach any more. Never blocks on readers.
+     * Frees every retired block that no reader can reach any more: about {@value #ASYNC_FREE_BYTES} bytes of small
+     * blocks in the calling thread, the rest (and every large block) on the releaser thread. Never blocks on
+     * readers.
      *
-     * @return the number of blocks freed
+     * @return the number of blocks freed or handed to the releaser
      */
     public int reclaim() {
         synchronized (lock) {
@@ -209,15 +211,19 @@ public final class EpochDomain {
                 return 0;
             }
             int freed = 0;
+            long freedHere = 0;
             boolean dead = false;
             for (Iterator<Retired> it = limbo.iterator(); it.hasNext(); ) {
                 Retired r = it.next();
                 if (r.open.allEnded()) {
                     it.remove();
-                    if (r.bytes >= ASYNC_FREE_BYTES) {
+                    // The caller may hold a shard lock: it frees at most about ASYNC_FREE_BYTES here, and a
+                    // backlog (the chunks of a whole shard array, say) goes to the releaser thread.
+                    if (r.bytes >= ASYNC_FREE_BYTES || freedHere >= ASYNC_FREE_BYTES) {
                         releaseLater(r);
                     } else {
                         r.memory.free(r.address, r.bytes);
+                        freedHere += r.bytes;
                     }
                     freed++;
                 }
