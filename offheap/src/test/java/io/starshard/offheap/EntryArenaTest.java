@@ -313,14 +313,7 @@ class EntryArenaTest {
         assertTrue(live > 0.95 * (budget.budgetBytes() - budget.compactionReserveBytes()),
             "the budget fills: " + live + " of " + budget.budgetBytes());
         // Half the entries go; compaction empties chunks through the reserve although ordinary allocations fail.
-        List<Long> kept = new ArrayList<>();
-        for (int i = 0; i < refs.size(); i++) {
-            if (i % 2 == 0) {
-                small.free(refs.get(i));
-            } else {
-                kept.add(refs.get(i));
-            }
-        }
+        List<Long> kept = freeEveryOther(small, refs);
         // Round after round, as the segment's compaction for room does: each round's copies must fit what the
         // budget has left, and the chunks it empties are freed before the next round chooses.
         int rounds = 0;
@@ -346,14 +339,7 @@ class EntryArenaTest {
         OffHeapMemory budget = new OffHeapMemory(1 << 20);
         EntryArena small = new EntryArena(budget, epochs, MAX_ENTRY);
         List<Long> refs = fillUntilRefused(small, 500);
-        List<Long> kept = new ArrayList<>();
-        for (int i = 0; i < refs.size(); i++) {
-            if (i % 2 == 0) {
-                small.free(refs.get(i));
-            } else {
-                kept.add(refs.get(i));
-            }
-        }
+        List<Long> kept = freeEveryOther(small, refs);
         // Something else takes the reserve: no survivor chunk fits, so nothing is chosen and nothing changes.
         long squatBytes = budget.availableBytes(true);
         long squatter = budget.allocate(squatBytes, "the test", true);
@@ -445,5 +431,18 @@ class EntryArenaTest {
         assertEquals(null, census(refs.subList(90, 100).stream().mapToLong(Long::longValue).toArray()));
         arena.abandonVictims();
         assertEquals(null, census(refs.subList(90, 100).stream().mapToLong(Long::longValue).toArray()));
+    }
+
+    /** Frees the entries at even positions and returns the others, in order. */
+    private static List<Long> freeEveryOther(EntryArena arena, List<Long> refs) {
+        List<Long> kept = new ArrayList<>();
+        for (int i = 0; i < refs.size(); i++) {
+            if (i % 2 == 0) {
+                arena.free(refs.get(i));
+            } else {
+                kept.add(refs.get(i));
+            }
+        }
+        return kept;
     }
 }
