@@ -79,6 +79,13 @@ public final class Segment implements AutoCloseable {
      * finds nothing to do: the arena and table thresholds are looked at only when they may have been crossed.
      */
     private boolean maintenanceHint;
+    /**
+     * Counts changes of the entries (not of where they are stored: growth and compaction do not count), so that a
+     * snapshot can tell whether its copy of this segment is still current. Guarded by the owner's write lock.
+     */
+    private long contentVersion;
+    /** Runs once before the next change of the entries, then is cleared; see {@link #beforeNextChange}. */
+    private ChangeHook beforeNextChange;
     private int size;
     /** Written only when {@link #warmUpHomeSlots}'s loads happen to fold to one value; never read. */
     private int slotWarmUpSink;
@@ -618,6 +625,7 @@ public final class Segment implements AutoCloseable {
         if (!inline || valueWidth != 8) {
             throw notPrimitive();
         }
+        changing();
         final Table t = currentTable();
         final int slot = probeBoth(t, hash, null, 0, 0);
         if (slot >= 0) {
@@ -638,6 +646,7 @@ public final class Segment implements AutoCloseable {
         if (!inline || valueWidth != 8) {
             throw notPrimitive();
         }
+        changing();
         MemoryAccess.putLongLE(fullSlotAddress(currentTable(), slot) + SlotDescriptor.VALUE_OFFSET, value);
     }
 
@@ -652,6 +661,7 @@ public final class Segment implements AutoCloseable {
         if (!inline || valueWidth != 8) {
             throw notPrimitive();
         }
+        changing();
         if (Checks.ENABLED && probeBoth(currentTable(), hash, null, 0, 0) >= 0) {
             throw new IllegalStateException("insertLong of a key that is present");
         }
@@ -677,6 +687,7 @@ public final class Segment implements AutoCloseable {
         checkRegion(key, keyOffset, keyLength, "key");
         checkRegion(value, valueOffset, valueLength, "value");
         checkEntrySize(keyLength, valueLength);
+        changing();
         if (inline) {
             if (Checks.ENABLED && spec.hasher().hashFixed(key, keyOffset, keyWidth) != hash) {
                 throw new IllegalArgumentException("inline hash is not hashFixed(key) of this segment's hasher");
@@ -773,6 +784,7 @@ public final class Segment implements AutoCloseable {
         checkRegion(value, valueOffset, valueLength, "value");
         final Table t = currentTable();
         final long slotAddress = fullSlotAddress(t, slot);
+        changing();
         if (inline) {
             checkEntrySize(keyWidth, valueLength);
             writeInlineValue(slotAddress, value, valueOffset);
@@ -801,6 +813,7 @@ public final class Segment implements AutoCloseable {
     public void removeAt(int slot) {
         final Table current = currentTable();
         final long slotAddress = fullSlotAddress(current, slot);
+        changing();
         if (!inline) {
             arena.free(MemoryAccess.getLong(slotAddress + SlotDescriptor.REFERENCE_OFFSET));
         }
@@ -840,6 +853,7 @@ public final class Segment implements AutoCloseable {
      */
     public void clear() {
         currentTable();
+        changing();
         final Table fresh;
         try {
             fresh = Table.allocate(memory, Table.groupsFor(spec.initialEntries()), slotSize);
@@ -882,6 +896,64 @@ public final class Segment implements AutoCloseable {
         if (draining != null) {
             growth.drain(currentTable(), Integer.MAX_VALUE);   // nothing left to move: retires the old table
         }
+    }
+
+    // =========================================================================================================
+    // Change tracking (snapshots): only the owner, under its lock
+    // =========================================================================================================
+
+    /**
+     * Something to do once before the entries of a segment next change: a copy-on-write snapshot copies the
+     * segment there, while it still holds what the snapshot saw.
+     */
+    public interface ChangeHook {
+        /**
+         * Called under the owner's write lock before the first change of {@code segment}'s entries after the hook
+         * was set. If it throws, the change does not happen and the hook stays set.
+         *
+         * @param segment the segment about to change, unchanged so far
+         */
+        void beforeChange(Segment segment);
+    }
+
+    /** Runs the hook, if any, then counts a change; first thing in every method that changes the entries. */
+    private void changing() {
+        final ChangeHook hook = beforeNextChange;
+        if (hook != null) {
+            hook.beforeChange(this);   // may throw: nothing has changed yet, and the hook stays set
+            beforeNextChange = null;
+        }
+        contentVersion++;
+    }
+
+    /**
+     * Sets the hook to run once before the entries next change (insert, replace, remove, clear; not growth or
+     * compaction, which move entries without changing them). Replaces a hook set before. Only the owner, under its
+     * read or write lock.
+     *
+     * @param hook the hook, or null to clear it
+     */
+    public void beforeNextChange(ChangeHook hook) {
+        this.beforeNextChange = hook;
+    }
+
+    /**
+     * The hook set by {@link #beforeNextChange} that has not run yet, or null.
+     *
+     * @return the pending hook
+     */
+    public ChangeHook pendingChangeHook() {
+        return beforeNextChange;
+    }
+
+    /**
+     * A number that changes whenever the entries change: two equal readings mean the segment holds the same
+     * entries. Requires the owner's read or write lock.
+     *
+     * @return the content version
+     */
+    public long contentVersion() {
+        return contentVersion;
     }
 
     // =========================================================================================================
