@@ -29,7 +29,8 @@ abstract class SetView<K, V, E> extends AbstractSet<E> {
 
     @Override
     public final Spliterator<E> spliterator() {
-        return ViewSupport.spliterator(iterator(), ViewSupport.CHARACTERISTICS | Spliterator.DISTINCT);
+        return new LiveRangeSpliterator<>(map, kind, ViewSupport.CHARACTERISTICS | Spliterator.DISTINCT, 0,
+            ShardSnapshotIterator.END);
     }
 
     @Override

@@ -27,13 +27,15 @@ final class ShardSnapshotIterator<K, V, T> implements Iterator<T> {
     static final int VALUES = 1;
     static final int ENTRIES = 2;
     /** The end of the hash space, as routing bits. */
-    private static final long END = 1L << 32;
+    static final long END = 1L << 32;
 
     private final ShardedHashMap<K, V> map;
     private final MapEngine<K, V> engine;
     private final int kind;
-    /** The routing position (high 32 hash bits) the next copy starts at; {@code 2^32} when done. */
+    /** The routing position (high 32 hash bits) the next copy starts at; {@link #end} when done. */
     private long boundary;
+    /** Where this iterator's part of the hash space ends: {@code 2^32} for the whole map. */
+    private final long end;
     private final ExpandableArrayBuffer records = new ExpandableArrayBuffer(256);
     /** Bytes of the last key (values iteration decodes keys only if remove() asks). */
     private final ExpandableArrayBuffer lastKeyBytes = new ExpandableArrayBuffer(32);
@@ -43,20 +45,27 @@ final class ShardSnapshotIterator<K, V, T> implements Iterator<T> {
     private int limit;
 
     ShardSnapshotIterator(ShardedHashMap<K, V> map, int kind) {
+        this(map, kind, 0, END);
+    }
+
+    /** Iterates the keys whose routing bits lie in {@code [from, to)}: a part of the map for a parallel scan. */
+    ShardSnapshotIterator(ShardedHashMap<K, V> map, int kind, long from, long to) {
         this.map = map;
         this.engine = map.engine();
         engine.checkUsable();
         this.kind = kind;
+        this.boundary = from;
+        this.end = to;
     }
 
     @Override
     public boolean hasNext() {
         engine.checkUsable();   // also when the current shard's copy is buffered: a closed map answers nothing
         while (position >= limit) {
-            if (boundary >= END) {
+            if (boundary >= end) {
                 return false;
             }
-            final long step = engine.exportFrom(boundary, records);
+            final long step = engine.exportFrom(boundary, end, records);
             boundary = step >>> 31;
             limit = (int) (step & Integer.MAX_VALUE);
             position = 0;

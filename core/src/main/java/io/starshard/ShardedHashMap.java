@@ -11,6 +11,7 @@ import java.util.Collection;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentMap;
 import java.util.function.BiConsumer;
@@ -51,7 +52,8 @@ import java.util.function.Function;
  *       one shard at a time; they never throw because of concurrent writes.</li>
  *   <li>{@link #close()} frees all off-heap memory. Every later call, and every call racing with it, throws
  *       {@code IllegalStateException("map is closed")}, except {@link #close()}, {@link #isClosed()},
- *       {@link #memoryStats()} (to check that every byte came back) and {@link #toString()}.</li>
+ *       {@link #memoryStats()} and {@link #snapshotStats()} (to check that every byte came back) and
+ *       {@link #toString()}. Open {@link MapSnapshot}s stay readable.</li>
  *   <li>A map that becomes unreachable without {@link #close()} is closed by a cleaner, which logs a warning
  *       naming where the map was created; close maps explicitly to free memory promptly.</li>
  * </ul>
@@ -80,9 +82,9 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
 
     ShardedHashMap(Class<K> keyType, Class<V> valueType, Codec<K> keyCodec, Codec<V> valueCodec, KeyHasher hasher,
                    int shards, int maxShards, int maxEntryBytes, long memoryBudget, long expectedEntries,
-                   long maxPauseNanos) {
+                   long maxPauseNanos, SnapshotMode snapshotMode, int retainVersions) {
         this.engine = MapEngine.create(keyType, valueType, keyCodec, valueCodec, hasher, shards, maxEntryBytes,
-            memoryBudget, expectedEntries, maxPauseNanos);
+            memoryBudget, expectedEntries, maxPauseNanos, snapshotMode, retainVersions);
         this.maxShards = maxShards;
         engine.registerLeakCleaner(this);
     }
@@ -124,6 +126,39 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
      */
     public static <K, V> ShardedHashMap<K, V> create(Class<? super K> keyType, Class<? super V> valueType) {
         return ShardedHashMap.<K, V>builder(keyType, valueType).build();
+    }
+
+    /**
+     * A map whose {@link #snapshot()} works in {@code mode}; otherwise the defaults.
+     *
+     * @param keyType   key class
+     * @param valueType value class
+     * @param mode      the snapshot mode
+     * @param <K>       key type
+     * @param <V>       value type
+     * @return a new map
+     */
+    public static <K, V> ShardedHashMap<K, V> create(Class<? super K> keyType, Class<? super V> valueType,
+                                                     SnapshotMode mode) {
+        return ShardedHashMap.<K, V>builder(keyType, valueType).snapshotMode(mode).build();
+    }
+
+    /**
+     * {@link #withShards(Class, Class, int)} with a snapshot mode.
+     *
+     * @param keyType   key class
+     * @param valueType value class
+     * @param shards    requested shard count (clamped)
+     * @param mode      the snapshot mode
+     * @param <K>       key type
+     * @param <V>       value type
+     * @return a new map
+     * @throws ShardCountException if {@code shards} is negative
+     */
+    public static <K, V> ShardedHashMap<K, V> withShards(Class<? super K> keyType, Class<? super V> valueType,
+                                                         int shards, SnapshotMode mode) {
+        final int clamped = Math.min(requestedShards(shards, MAX_SHARDS), MAX_SHARDS);
+        return ShardedHashMap.<K, V>builder(keyType, valueType).shards(clamped).snapshotMode(mode).build();
     }
 
     /**
@@ -1021,6 +1056,65 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
      */
     public long hashSeed() {
         return engine.hashSeed();
+    }
+
+    /**
+     * Takes a snapshot: an immutable, per-shard consistent, off-heap copy of the map that later writes do not
+     * change, readable as a {@link Map} (lookups, iteration, streams) until it is closed. What taking it costs
+     * depends on the map's {@link SnapshotMode}: {@code CLONE} copies every shard now, {@code CACHED} only the
+     * shards changed since the last snapshot, {@code COW} nothing now (a shard is copied when first written).
+     * Safe during a rebalance: every key is in it once. Never creates a shard.
+     *
+     * @return the snapshot; close it (try-with-resources)
+     * @throws IllegalStateException if the map is closed
+     */
+    public MapSnapshot<K, V> snapshot() {
+        return new MapSnapshot<>(engine.snapshot(false));
+    }
+
+    /**
+     * {@link #snapshot()}, also retained by the map (the latest {@link ShardedHashMapBuilder#retainVersions} of
+     * them) so that {@link #snapshotAtVersion} finds it by its {@link MapSnapshot#version()}. Closing the returned
+     * snapshot does not end the retention; a newer versioned snapshot pushing it out, or the map closing, does.
+     *
+     * @return the snapshot; close it when done with it
+     * @throws IllegalStateException if the map is closed
+     */
+    public MapSnapshot<K, V> versionedSnapshot() {
+        return new MapSnapshot<>(engine.snapshot(true));
+    }
+
+    /**
+     * The map as it was at {@code version}: a new handle on the retained versioned snapshot of that version, with
+     * exactly the data it held then; empty if no retained snapshot has that version (never taken, not versioned,
+     * or pushed out by newer ones).
+     *
+     * @param version a version returned by {@link MapSnapshot#version()}
+     * @return the snapshot (close it), or empty
+     * @throws IllegalStateException if the map is closed
+     */
+    public Optional<MapSnapshot<K, V>> snapshotAtVersion(long version) {
+        return engine.snapshotAtVersion(version).map(MapSnapshot::new);
+    }
+
+    /**
+     * The mode {@link #snapshot()} works in.
+     *
+     * @return the snapshot mode
+     */
+    public SnapshotMode snapshotMode() {
+        engine.checkUsable();
+        return engine.snapshotMode();
+    }
+
+    /**
+     * What snapshots have cost so far: copies made and reused, copies made by writes, bytes held. Answers after
+     * {@link #close()} too, so that a caller can check that the copies of closed snapshots came back.
+     *
+     * @return the counters
+     */
+    public SnapshotStats snapshotStats() {
+        return engine.snapshotStats();
     }
 
     /**

@@ -38,6 +38,8 @@ public final class ShardedHashMapBuilder<K, V> {
     private long expectedEntries;
     private java.time.Duration compactionInterval;
     private long maxPauseNanos = SegmentSpec.DEFAULT_MAX_PAUSE_NANOS;
+    private SnapshotMode snapshotMode = SnapshotMode.CLONE;
+    private int retainVersions;
 
     @SuppressWarnings("unchecked")
     ShardedHashMapBuilder(Class<? super K> keyType, Class<? super V> valueType) {
@@ -208,6 +210,41 @@ public final class ShardedHashMapBuilder<K, V> {
     }
 
     /**
+     * How {@link ShardedHashMap#snapshot()} copies the map (default {@link SnapshotMode#CLONE}); see
+     * {@link SnapshotMode} for what each mode costs and who pays it.
+     *
+     * @param mode the snapshot mode
+     * @return this builder
+     * @throws NullPointerException if {@code mode} is null
+     */
+    public ShardedHashMapBuilder<K, V> snapshotMode(SnapshotMode mode) {
+        this.snapshotMode = requireNonNull(mode, "mode");
+        return this;
+    }
+
+    /**
+     * How many of the latest {@link ShardedHashMap#versionedSnapshot() versioned snapshots} the map retains, so
+     * that {@link ShardedHashMap#snapshotAtVersion} returns their data (default 0: none). Each retained version
+     * holds its copies off-heap until it is pushed out by a newer one or the map closes; with
+     * {@link SnapshotMode#COW} a version costs only the shards written since it was taken.
+     *
+     * @param versions versions to retain, {@code 0..1024}
+     * @return this builder
+     * @throws IllegalArgumentException if out of range
+     */
+    public ShardedHashMapBuilder<K, V> retainVersions(int versions) {
+        if (versions < 0 || versions > MAX_RETAINED_VERSIONS) {
+            throw new IllegalArgumentException("retainVersions must be in [0, " + MAX_RETAINED_VERSIONS + "], was "
+                + versions);
+        }
+        this.retainVersions = versions;
+        return this;
+    }
+
+    /** The most versions a map may retain: each holds its copies, so the bound keeps a typo from filling memory. */
+    static final int MAX_RETAINED_VERSIONS = 1024;
+
+    /**
      * Builds the map. Allocates no off-heap memory: shards are created by their first write.
      *
      * @return a new map; close it when done (try-with-resources)
@@ -226,7 +263,7 @@ public final class ShardedHashMapBuilder<K, V> {
             : Codecs.forClass(valueType);
         final KeyHasher hasher = hashSeed != null ? new KeyHasher(hashSeed) : KeyHasher.randomSeed();
         final ShardedHashMap<K, V> map = new ShardedHashMap<>(keyType, valueType, keys, values, hasher, requested,
-            maxShards, maxEntryBytes, memoryBudget, expectedEntries, maxPauseNanos);
+            maxShards, maxEntryBytes, memoryBudget, expectedEntries, maxPauseNanos, snapshotMode, retainVersions);
         if (compactionInterval != null) {
             map.startBackgroundCompaction(compactionInterval);
         }

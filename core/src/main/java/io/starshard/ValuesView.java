@@ -22,7 +22,8 @@ final class ValuesView<K, V> extends AbstractCollection<V> {
 
     @Override
     public Spliterator<V> spliterator() {
-        return ViewSupport.spliterator(iterator(), ViewSupport.CHARACTERISTICS);
+        return new LiveRangeSpliterator<>(map, ShardSnapshotIterator.VALUES, ViewSupport.CHARACTERISTICS, 0,
+            ShardSnapshotIterator.END);
     }
 
     @Override

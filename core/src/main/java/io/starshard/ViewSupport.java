@@ -4,7 +4,6 @@ import java.util.Collection;
 import java.util.Iterator;
 import java.util.Objects;
 import java.util.Spliterator;
-import java.util.Spliterators;
 
 /** What the three live views of {@link ShardedHashMap} share. */
 final class ViewSupport {
@@ -16,18 +15,6 @@ final class ViewSupport {
     static final int CHARACTERISTICS = Spliterator.CONCURRENT | Spliterator.NONNULL;
 
     private ViewSupport() {
-    }
-
-    /**
-     * A spliterator over a view's iterator with the views' characteristics.
-     *
-     * @param iterator        the view's iterator
-     * @param characteristics {@link #CHARACTERISTICS}, plus {@code DISTINCT} for the key and entry sets
-     * @param <E>             element type
-     * @return a spliterator of unknown size
-     */
-    static <E> Spliterator<E> spliterator(Iterator<E> iterator, int characteristics) {
-        return Spliterators.spliteratorUnknownSize(iterator, characteristics);
     }
 
     /**

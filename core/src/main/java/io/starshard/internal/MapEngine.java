@@ -6,6 +6,8 @@ import io.starshard.RebalanceOptions;
 import io.starshard.RebalanceReport;
 import io.starshard.RebalanceStatus;
 import io.starshard.ShardStats;
+import io.starshard.SnapshotMode;
+import io.starshard.SnapshotStats;
 import io.starshard.codec.Codec;
 import io.starshard.internal.ThreadContext.Frame;
 import io.starshard.offheap.KeyHasher;
@@ -21,6 +23,7 @@ import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.function.BiFunction;
 import java.util.function.BiPredicate;
 import java.util.function.Function;
@@ -47,13 +50,15 @@ import java.util.function.Function;
 public final class MapEngine<K, V> {
     private final EntryCodec<K, V> codec;
     private final ShardTable shards;
+    private final Snapshots snapshots;
     private final ReadProtocol reads;
     private final WriteCore core;
     private final Rebalancer rebalancer;
 
-    private MapEngine(EntryCodec<K, V> codec, ShardTable shards) {
+    private MapEngine(EntryCodec<K, V> codec, ShardTable shards, SnapshotMode snapshotMode, int retainVersions) {
         this.codec = codec;
         this.shards = shards;
+        this.snapshots = new Snapshots(shards, snapshotMode, retainVersions);
         this.reads = new ReadProtocol(shards);
         this.core = new WriteCore(shards, codec);
         this.rebalancer = new Rebalancer(shards);
@@ -72,6 +77,8 @@ public final class MapEngine<K, V> {
      * @param memoryBudget    off-heap budget in bytes, or {@link OffHeapMemory#UNLIMITED}
      * @param expectedEntries entries to presize for, 0 for none
      * @param maxPauseNanos   the longest one step of memory maintenance may hold a shard's lock
+     * @param snapshotMode    how snapshots copy the map
+     * @param retainVersions  versioned snapshots to retain, 0 for none
      * @param <K>             key type
      * @param <V>             value type
      * @return a new engine
@@ -80,7 +87,8 @@ public final class MapEngine<K, V> {
     public static <K, V> MapEngine<K, V> create(Class<K> keyType, Class<V> valueType, Codec<K> keyCodec,
                                                 Codec<V> valueCodec, KeyHasher hasher, int shardCount,
                                                 int maxEntryBytes, long memoryBudget, long expectedEntries,
-                                                long maxPauseNanos) {
+                                                long maxPauseNanos, SnapshotMode snapshotMode,
+                                                int retainVersions) {
         OffHeapMemory.requireMemoryAccess();
         final int keyWidth = keyCodec.fixedLength();
         final int valueWidth = valueCodec.fixedLength();
@@ -90,7 +98,7 @@ public final class MapEngine<K, V> {
         final EntryCodec<K, V> codec = new EntryCodec<>(keyType, valueType, keyCodec, valueCodec, hasher,
             maxEntryBytes, base.isInline());
         return new MapEngine<>(codec, new ShardTable(shardCount, base, expectedEntries,
-            new OffHeapMemory(memoryBudget)));
+            new OffHeapMemory(memoryBudget)), snapshotMode, retainVersions);
     }
 
 
@@ -678,12 +686,13 @@ public final class MapEngine<K, V> {
      * of shard count between two steps neither repeats nor skips a key.
      *
      * @param boundary where to start, a routing value in {@code [0, 2^32)}
+     * @param limit    where to stop at the latest, a routing value in {@code (boundary, 2^32]}
      * @param out      destination, expanded as needed
-     * @return the next boundary ({@code 2^32} at the end) {@code << 31 | bytes written}
+     * @return the next boundary (at most {@code limit}) {@code << 31 | bytes written}
      */
-    public long exportFrom(long boundary, ExpandableArrayBuffer out) {
+    public long exportFrom(long boundary, long limit, ExpandableArrayBuffer out) {
         shards.openContext();
-        return shards.exportFrom(boundary, out);
+        return shards.exportFrom(boundary, limit, out);
     }
 
     /**
@@ -920,9 +929,46 @@ public final class MapEngine<K, V> {
         return shards.isClosed();
     }
 
-    /** Frees all off-heap memory; idempotent. */
+    /** Frees all off-heap memory; idempotent. Open snapshots keep their copies (and get one if they had none). */
     public void close() {
+        snapshots.close();
         shards.close("map is closed");
+    }
+
+    // =========================================================================================================
+    // Snapshots
+    // =========================================================================================================
+
+    /**
+     * Takes a snapshot in the map's mode.
+     *
+     * @param versioned whether the map retains it for {@link #snapshotAtVersion}
+     * @return a view holding one handle; release it
+     */
+    public SnapshotView<K, V> snapshot(boolean versioned) {
+        shards.openContext();
+        return new SnapshotView<>(codec, shards, snapshots.take(versioned));
+    }
+
+    /**
+     * A new handle on the retained snapshot of {@code version}.
+     *
+     * @param version a version
+     * @return the view, or empty if that version is not retained
+     */
+    public Optional<SnapshotView<K, V>> snapshotAtVersion(long version) {
+        shards.openContext();
+        return snapshots.atVersion(version).map(data -> new SnapshotView<>(codec, shards, data));
+    }
+
+    /** @return the snapshot mode */
+    public SnapshotMode snapshotMode() {
+        return snapshots.mode();
+    }
+
+    /** @return what snapshots have cost */
+    public SnapshotStats snapshotStats() {
+        return snapshots.stats();
     }
 
     /** The shard table, for the tests of this package. */

@@ -1,5 +1,7 @@
 package io.starshard.internal;
 
+import io.starshard.offheap.SegmentImage;
+
 import io.starshard.offheap.Segment;
 
 import java.util.concurrent.locks.StampedLock;
@@ -26,6 +28,14 @@ final class Shard extends StampedLock {
      * it without locking it.
      */
     transient volatile boolean drained;
+
+    /**
+     * The last copy of this shard a {@code CACHED} snapshot made, with the segment's content version then; reused
+     * while the version is unchanged. Guarded by this shard's lock (read lock and the snapshot store's lock to use
+     * it, write lock to drop it on release); the field holds one reference of the image.
+     */
+    transient SegmentImage cachedImage;
+    transient long cachedVersion;
 
     Shard(Segment segment) {
         this.segment = segment;

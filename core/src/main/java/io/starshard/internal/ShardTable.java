@@ -434,7 +434,7 @@ final class ShardTable {
     }
 
     /** Marks "the layout changed before the group was locked". */
-    private static final long STALE = Long.MIN_VALUE;
+    static final long STALE = Long.MIN_VALUE;
 
     /**
      * Runs {@code task} on every entry of the map, one active shard's range at a time: for each range, under the
@@ -463,17 +463,17 @@ final class ShardTable {
 
     /**
      * Exports, as records, every entry whose routing bits are in {@code [boundary, end of its active shard's range)}
-     * into {@code out} from offset 0. The iterators' step: resuming at a hash position, not at a shard index, stays
+     * (and below {@code limit}) into {@code out} from offset 0. The iterators' step: resuming at a hash position, not at a shard index, stays
      * exact when the shard count changes between two steps.
      *
      * @return the next boundary (up to {@link #ROUTING_END}) {@code << 31 | bytes written}
      */
-    long exportFrom(long boundary, ExpandableArrayBuffer out) {
+    long exportFrom(long boundary, long limit, ExpandableArrayBuffer out) {
         final int[] written = new int[1];
         while (true) {
             final Layout l = layout;
             final int index = (int) ((boundary * l.count) >>> 32);
-            final long end = KeyHasher.shardStart(index + 1, l.count);
+            final long end = Math.min(limit, KeyHasher.shardStart(index + 1, l.count));
             written[0] = 0;
             final long result = onRange(l, index, boundary, end, false, (segment, from, to) -> {
                 final long r = segment.exportRange(0, Integer.MAX_VALUE, out, written[0],
@@ -487,12 +487,49 @@ final class ShardTable {
         }
     }
 
+    /** Work on the locked group of one shard range: the previous shards that feed it, then its active shard. */
+    @FunctionalInterface
+    interface GroupTask {
+        /**
+         * @param group         the previous shards feeding the range (index order), then the active shard; entries
+         *                      are null for shards that do not exist or are drained; all others are locked
+         * @param previousCount how many of {@code group} are previous shards
+         * @param whole         whether the range covers the whole active shard
+         * @return a result other than {@link #STALE}
+         */
+        long run(Shard[] group, int previousCount, boolean whole);
+    }
+
     /**
      * Locks the group of active shard {@code index} of {@code l} (the previous shards that feed it, in index order,
      * then the active shard) and runs {@code task} on each of its segments; or {@link #STALE} if the layout
      * changed before the group was locked. Drained and never-created shards are skipped.
      */
     private long onRange(Layout l, int index, long routingFrom, long routingTo, boolean write, RangeTask task) {
+        return withGroupLocked(l, index, routingFrom, routingTo, write, (group, previousCount, whole) -> {
+            long sum = 0;
+            for (int k = 0; k < previousCount; k++) {
+                if (group[k] != null) {
+                    sum += task.run(group[k].segment, routingFrom, routingTo);
+                    markIfDrained(group[k]);
+                }
+            }
+            final Shard active = group[previousCount];
+            if (active != null) {
+                // Every entry of an active shard routes into its own range: a range that covers it all is the
+                // whole space for this segment, which lets the task skip its per-entry routing test.
+                sum += whole ? task.run(active.segment, 0, ROUTING_END) : task.run(active.segment, routingFrom, routingTo);
+            }
+            return sum;
+        });
+    }
+
+    /**
+     * Locks the group of active shard {@code index} of {@code l} (read or write locks, previous shards first in
+     * index order, then the active shard), checks that the map is open and the layout unchanged, and runs
+     * {@code task} on the group; or returns {@link #STALE} if the layout changed before the group was locked.
+     */
+    long withGroupLocked(Layout l, int index, long routingFrom, long routingTo, boolean write, GroupTask task) {
         final Migration m = l.migration;
         final int first = m == null ? 0 : m.firstPreviousOverlapping(routingFrom);
         final int previousCount = m == null ? 0 : m.lastPreviousOverlapping(routingTo) - first + 1;
@@ -515,22 +552,9 @@ final class ShardTable {
             if (layout != l) {
                 return STALE;
             }
-            long sum = 0;
-            for (int k = 0; k < previousCount; k++) {
-                if (group[k] != null) {
-                    sum += task.run(group[k].segment, routingFrom, routingTo);
-                    markIfDrained(group[k]);
-                }
-            }
-            final Shard active = group[previousCount];
-            if (active != null) {
-                // Every entry of an active shard routes into its own range: a range that covers it all is the
-                // whole space for this segment, which lets the task skip its per-entry routing test.
-                final boolean whole = routingFrom <= KeyHasher.shardStart(index, l.count)
-                    && routingTo >= KeyHasher.shardStart(index + 1, l.count);
-                sum += whole ? task.run(active.segment, 0, ROUTING_END) : task.run(active.segment, routingFrom, routingTo);
-            }
-            return sum;
+            final boolean whole = routingFrom <= KeyHasher.shardStart(index, l.count)
+                && routingTo >= KeyHasher.shardStart(index + 1, l.count);
+            return task.run(group, previousCount, whole);
         } finally {
             for (int k = locked - 1; k >= 0; k--) {
                 if (group[k] != null) {
@@ -798,6 +822,7 @@ final class ShardTable {
     private static void release(Shard shard) {
         final long stamp = shard.writeLock();
         try {
+            Snapshots.beforeRelease(shard);   // a snapshot that still reads this shard live copies it first
             shard.segment.release();
         } finally {
             shard.unlockWrite(stamp);
