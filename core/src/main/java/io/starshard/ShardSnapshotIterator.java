@@ -60,7 +60,9 @@ final class ShardSnapshotIterator<K, V, T> implements Iterator<T> {
 
     @Override
     public boolean hasNext() {
-        engine.checkUsable();   // also when the current shard's copy is buffered: a closed map answers nothing
+        if (engine.isClosed()) {
+            engine.checkUsable();   // also when the current shard's copy is buffered: a closed map answers nothing
+        }
         while (position >= limit) {
             if (boundary >= end) {
                 return false;

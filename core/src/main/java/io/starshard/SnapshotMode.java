@@ -17,7 +17,7 @@ public enum SnapshotMode {
     CLONE,
     /**
      * Like {@link #CLONE}, but a shard whose entries have not changed since the previous snapshot reuses that
-     * snapshot's copy (a per-shard content version tells). The map keeps the last copy of every shard, off-heap,
+     * snapshot's copy (a one-shot change hook armed with the copy tells). The map keeps the last copy of every shard, off-heap,
      * until the shard changes and another snapshot is taken, or the map closes.
      */
     CACHED,

@@ -1,8 +1,7 @@
 package io.starshard.internal;
 
-import io.starshard.offheap.SegmentImage;
-
 import io.starshard.offheap.Segment;
+import io.starshard.offheap.SegmentImage;
 
 import java.util.concurrent.locks.StampedLock;
 
@@ -30,12 +29,13 @@ final class Shard extends StampedLock {
     transient volatile boolean drained;
 
     /**
-     * The last copy of this shard a {@code CACHED} snapshot made, with the segment's content version then; reused
-     * while the version is unchanged. Guarded by this shard's lock (read lock and the snapshot store's lock to use
-     * it, write lock to drop it on release); the field holds one reference of the image.
+     * The last copy of this shard a {@code CACHED} snapshot made, and the change hook armed with it; the copy is
+     * reused while the segment's pending hook is still that mark (no change since). Guarded by this shard's lock
+     * (read lock and the snapshot store's lock to use it, write lock to drop it on release); the field holds one
+     * reference of the image.
      */
     transient SegmentImage cachedImage;
-    transient long cachedVersion;
+    transient Segment.ChangeHook cacheMark;
 
     Shard(Segment segment) {
         this.segment = segment;

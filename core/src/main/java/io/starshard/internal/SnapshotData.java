@@ -65,6 +65,7 @@ final class SnapshotData {
      * @throws IllegalStateException if the snapshot was closed (no handle is left), or the copy was lost
      */
     SegmentImage acquireCopy(int i) {
+        checkOpen();   // a cached copy outlives this snapshot: its reference count alone does not tell
         final SegmentImage image = images[i];
         if (image != null) {
             if (!image.tryAcquire()) {

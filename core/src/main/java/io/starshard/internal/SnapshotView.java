@@ -152,65 +152,111 @@ public final class SnapshotView<K, V> {
     }
 
     /**
-     * The entries of pieces {@code [piece, pieceEnd)}; in the first, from index slot {@code slot}; if it is the only
-     * one, up to slot {@code slotEnd} ({@code -1}: to the end).
+     * The entries of pieces {@code [piece, pieceEnd)}. Whole pieces are read in record order (sequential memory);
+     * a part of one piece made by a split is the records of index slots {@code [slot, slotEnd)}.
      */
     private final class Entries implements Spliterator<Map.Entry<K, V>> {
         /** Below this many entries a part is not split: the fork costs more than the work. */
         private static final int MIN_SPLIT_ENTRIES = 4096;
+        /** Entries {@link #tryAdvance} decodes per reference taken. */
+        private static final int BATCH = 64;
         private int piece;
         private final int pieceEnd;
-        private int slot;
+        /** In a whole piece, the offset of the next record; in a part of one piece, the next index slot. */
+        private int position;
+        /** The end of this part's index slots, or -1 when this spliterator covers whole pieces. */
         private int slotEnd;
 
-        Entries(int piece, int pieceEnd, int slot, int slotEnd) {
+        Entries(int piece, int pieceEnd, int position, int slotEnd) {
             this.piece = piece;
             this.pieceEnd = pieceEnd;
-            this.slot = slot;
+            this.position = position;
             this.slotEnd = slotEnd;
         }
 
         private boolean wholePieces() {
-            return slot == 0 && slotEnd < 0;
+            return slotEnd < 0;
         }
 
+        /** The next record of {@code image} at or after {@link #position}, advancing past it; -1 at the end. */
+        private int next(SegmentImage image) {
+            if (wholePieces()) {
+                if (position >= image.recordsLength()) {
+                    return -1;
+                }
+                final int at = position;
+                final DirectBuffer buffer = image.buffer();
+                position += RecordDescriptor.recordLength(RecordDescriptor.keyLength(buffer, at),
+                    RecordDescriptor.valueLength(buffer, at));
+                return at;
+            }
+            while (position < slotEnd) {
+                final int at = image.recordAt(position++);
+                if (at >= 0) {
+                    return at;
+                }
+            }
+            return -1;
+        }
+
+        /**
+         * Entries decoded ahead by {@link #tryAdvance}: it takes a copy's reference once per batch rather than per
+         * entry, and holds none between calls (an iterator dropped half way must not pin a copy).
+         */
+        private Object[] batch;
+        private int batchAt;
+        private int batchEnd;
+
         @Override
+        @SuppressWarnings("unchecked")
         public boolean tryAdvance(Consumer<? super Map.Entry<K, V>> action) {
+            if (batchAt == batchEnd && !fillBatch()) {
+                return false;
+            }
+            final Map.Entry<K, V> entry = (Map.Entry<K, V>) batch[batchAt];
+            batch[batchAt++] = null;
+            action.accept(entry);
+            return true;
+        }
+
+        private boolean fillBatch() {
+            if (batch == null) {
+                batch = new Object[BATCH];
+            }
+            batchAt = 0;
+            batchEnd = 0;
             while (piece < pieceEnd) {
                 final SegmentImage image = data.acquireCopy(piece);
-                Map.Entry<K, V> entry = null;
                 try {
-                    final int end = pieceEnd - piece == 1 && slotEnd >= 0 ? slotEnd : image.indexSlots();
-                    while (slot < end && entry == null) {
-                        final int at = image.recordAt(slot++);
-                        if (at >= 0) {
-                            entry = decode(image.buffer(), at);
-                        }
+                    for (int at = batchEnd < BATCH ? next(image) : -1; at >= 0;
+                         at = batchEnd < BATCH ? next(image) : -1) {
+                        batch[batchEnd++] = decode(image.buffer(), at);
                     }
                 } finally {
                     image.release();
                 }
-                if (entry != null) {
-                    action.accept(entry);
+                if (batchEnd > 0) {
                     return true;
                 }
                 piece++;
-                slot = 0;
+                position = 0;
             }
             return false;
         }
 
         @Override
+        @SuppressWarnings("unchecked")
         public void forEachRemaining(Consumer<? super Map.Entry<K, V>> action) {
-            for (; piece < pieceEnd; piece++, slot = 0) {
+            while (batchAt < batchEnd) {
+                final Map.Entry<K, V> entry = (Map.Entry<K, V>) batch[batchAt];
+                batch[batchAt++] = null;
+                action.accept(entry);
+            }
+            for (; piece < pieceEnd; piece++, position = 0) {
                 final SegmentImage image = data.acquireCopy(piece);
                 try {
-                    final int end = pieceEnd - piece == 1 && slotEnd >= 0 ? slotEnd : image.indexSlots();
-                    for (; slot < end; slot++) {
-                        final int at = image.recordAt(slot);
-                        if (at >= 0) {
-                            action.accept(decode(image.buffer(), at));
-                        }
+                    for (int at = next(image); at >= 0; at = next(image)) {
+                        action.accept(decode(image.buffer(), at));
                     }
                 } finally {
                     image.release();
@@ -228,31 +274,36 @@ public final class SnapshotView<K, V> {
 
         @Override
         public Spliterator<Map.Entry<K, V>> trySplit() {
-            if (pieceEnd - piece >= 2) {
+            if (batchAt < batchEnd) {
+                return null;   // started: entries are buffered
+            }
+            if (pieceEnd - piece >= 2 && (!wholePieces() || position == 0)) {
                 final int middle = (piece + pieceEnd) >>> 1;
-                final Entries prefix = new Entries(piece, middle, slot, -1);
+                final Entries prefix = new Entries(piece, middle, 0, -1);
                 piece = middle;
-                slot = 0;
                 return prefix;
             }
-            if (pieceEnd - piece == 1 && estimateSize() >= 2 * MIN_SPLIT_ENTRIES) {
+            if (pieceEnd - piece != 1 || estimateSize() < 2 * MIN_SPLIT_ENTRIES) {
+                return null;
+            }
+            if (wholePieces()) {
+                if (position != 0) {
+                    return null;   // started in record order: no index range describes the rest
+                }
                 final SegmentImage image = data.acquireCopy(piece);
-                final int end;
                 try {
-                    end = slotEnd >= 0 ? slotEnd : image.indexSlots();
+                    slotEnd = image.indexSlots();
                 } finally {
                     image.release();
                 }
-                final int middle = (slot + end) >>> 1;
-                if (middle <= slot) {
-                    return null;
-                }
-                final Entries prefix = new Entries(piece, piece + 1, slot, middle);
-                slot = middle;
-                slotEnd = end;
-                return prefix;
             }
-            return null;
+            final int middle = (position + slotEnd) >>> 1;
+            if (middle <= position) {
+                return null;
+            }
+            final Entries prefix = new Entries(piece, piece + 1, position, middle);
+            position = middle;
+            return prefix;
         }
 
         @Override
@@ -261,14 +312,13 @@ public final class SnapshotView<K, V> {
             for (int i = piece; i < pieceEnd; i++) {
                 total += data.sizes[i];
             }
-            if (wholePieces() || pieceEnd - piece != 1) {
+            if (wholePieces()) {
                 return total;
             }
             final SegmentImage image = data.acquireCopy(piece);
             try {
                 final int slots = image.indexSlots();
-                final int end = slotEnd >= 0 ? slotEnd : slots;
-                return slots == 0 ? 0 : (long) Math.ceil((double) total * (end - slot) / slots);
+                return slots == 0 ? 0 : (long) Math.ceil((double) total * (slotEnd - position) / slots);
             } finally {
                 image.release();
             }
@@ -277,7 +327,7 @@ public final class SnapshotView<K, V> {
         @Override
         public int characteristics() {
             final int always = Spliterator.IMMUTABLE | Spliterator.NONNULL | Spliterator.DISTINCT;
-            return wholePieces() ? always | Spliterator.SIZED : always;
+            return wholePieces() && position == 0 ? always | Spliterator.SIZED : always;
         }
     }
 }

@@ -21,7 +21,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>How a snapshot is taken. The hash space is walked shard range by shard range, as the iterators walk it
  * ({@link ShardTable#withGroupLocked}, so a rebalance running meanwhile neither hides nor repeats a key); each
  * range is held under its shards' read locks while it is copied ({@code CLONE}), reused if its shard's content
- * version has not moved since the cached copy ({@code CACHED}), or marked with a {@link CowCopy} ({@code COW}).
+ * has not changed since the cached copy ({@code CACHED}: the hook armed with the copy is still armed), or marked with a {@link CowCopy} ({@code COW}).
  * A range that a rebalance is still filling from previous shards is always copied: a copy-on-write mark belongs to
  * one segment, and such a range spans several. A range whose shard does not exist is empty: taking a snapshot
  * never creates a shard.
@@ -174,16 +174,17 @@ public final class Snapshots {
                 segment.beforeNextChange(cow);
                 return cow;
             case CACHED:
-                final long version = segment.contentVersion();
+                // The copy is current while the hook armed with it has not run: no change since.
                 final SegmentImage cached = active.cachedImage;
-                if (cached != null && active.cachedVersion == version && cached.tryAcquire()) {
+                if (cached != null && segment.pendingChangeHook() == active.cacheMark && cached.tryAcquire()) {
                     reusedCopies.incrementAndGet();
                     return cached;
                 }
                 final SegmentImage fresh = copy(segment);
                 fresh.tryAcquire();   // the cache's reference
                 active.cachedImage = fresh;
-                active.cachedVersion = version;
+                active.cacheMark = UNCHANGED_SINCE_COPY.get();
+                segment.beforeNextChange(active.cacheMark);
                 if (cached != null) {
                     cached.release();
                 }
@@ -192,6 +193,13 @@ public final class Snapshots {
                 return copy(segment);
         }
     }
+
+    /**
+     * A hook that only marks: armed when a {@code CACHED} copy is made, it runs (and disarms) at the first change,
+     * so "still armed" means "unchanged since the copy". A fresh object per copy, so a mark from an older copy
+     * never matches.
+     */
+    private static final java.util.function.Supplier<Segment.ChangeHook> UNCHANGED_SINCE_COPY = () -> segment -> { };
 
     /** A copy of every entry of {@code segment}; the caller holds its lock. */
     SegmentImage copy(Segment segment) {

@@ -80,11 +80,9 @@ public final class Segment implements AutoCloseable {
      */
     private boolean maintenanceHint;
     /**
-     * Counts changes of the entries (not of where they are stored: growth and compaction do not count), so that a
-     * snapshot can tell whether its copy of this segment is still current. Guarded by the owner's write lock.
+     * Runs once before the next change of the entries, then is cleared; see {@link #beforeNextChange}. Also how a
+     * snapshot tells that a segment has not changed since it armed a hook: the hook is still there.
      */
-    private long contentVersion;
-    /** Runs once before the next change of the entries, then is cleared; see {@link #beforeNextChange}. */
     private ChangeHook beforeNextChange;
     private int size;
     /** Written only when {@link #warmUpHomeSlots}'s loads happen to fold to one value; never read. */
@@ -411,12 +409,21 @@ public final class Segment implements AutoCloseable {
         if (inline) {
             final long bits = spec.hasher().unhashFixed(MemoryAccess.getLong(slotAddress + SlotDescriptor.HASH_OFFSET));
             ensureCapacity(out, offset, keyWidth);
-            for (int i = 0; i < keyWidth; i++) {
-                out.putByte(offset + i, (byte) (bits >>> (i * Byte.SIZE)));
-            }
+            writeKeyBits(out, offset, bits, keyWidth);
             return keyWidth;
         }
         return EntryArena.copyKey(entryAddress(slotAddress), out, offset);
+    }
+
+    /** Writes the low {@code width} bytes of inline key bits, little-endian; {@code out} has room. */
+    static void writeKeyBits(MutableDirectBuffer out, int offset, long bits, int width) {
+        if (width == Long.BYTES) {
+            out.putLong(offset, bits, java.nio.ByteOrder.LITTLE_ENDIAN);
+            return;
+        }
+        for (int i = 0; i < width; i++) {
+            out.putByte(offset + i, (byte) (bits >>> (i * Byte.SIZE)));
+        }
     }
 
     /**
@@ -916,14 +923,16 @@ public final class Segment implements AutoCloseable {
         void beforeChange(Segment segment);
     }
 
-    /** Runs the hook, if any, then counts a change; first thing in every method that changes the entries. */
+    /**
+     * Runs the hook, if any; first thing in every method that changes the entries. A write to a segment no
+     * snapshot watches pays one field load.
+     */
     private void changing() {
         final ChangeHook hook = beforeNextChange;
         if (hook != null) {
             hook.beforeChange(this);   // may throw: nothing has changed yet, and the hook stays set
             beforeNextChange = null;
         }
-        contentVersion++;
     }
 
     /**
@@ -946,15 +955,6 @@ public final class Segment implements AutoCloseable {
         return beforeNextChange;
     }
 
-    /**
-     * A number that changes whenever the entries change: two equal readings mean the segment holds the same
-     * entries. Requires the owner's read or write lock.
-     *
-     * @return the content version
-     */
-    public long contentVersion() {
-        return contentVersion;
-    }
 
     // =========================================================================================================
     // Memory maintenance (Compaction): only the owner, under its write lock

@@ -42,8 +42,17 @@ final class SegmentRecords {
             final int at = outOffset + written;
             Segment.ensureCapacity(out, at, record);
             RecordDescriptor.writeHeader(out, at, hash, keyLength, valueLength);
-            segment.readKey(next, out, RecordDescriptor.keyOffset(at));
-            segment.readValue(next, out, RecordDescriptor.valueOffset(at, keyLength));
+            // The slot was found FULL just above under the owner's lock: copy straight from its address rather
+            // than through readKey/readValue, which would look the table and the slot up again.
+            final int keyAt = RecordDescriptor.keyOffset(at);
+            final int valueAt = RecordDescriptor.valueOffset(at, keyLength);
+            if (inline) {
+                Segment.writeKeyBits(out, keyAt, spec.hasher().unhashFixed(hash), keyLength);
+                MemoryAccess.copyToBuffer(slotAddress + SlotDescriptor.VALUE_OFFSET, out, valueAt, valueLength);
+            } else {
+                EntryArena.copyKey(entryAddress, out, keyAt);
+                EntryArena.copyValue(entryAddress, out, valueAt);
+            }
             written += record;
             slot = next + 1;
         }
