@@ -274,6 +274,25 @@ class SnapshotTest {
     }
 
     @Test
+    void aForgottenSnapshotIsFreedByTheCleaner() throws InterruptedException {
+        try (ShardedHashMap<Long, String> map = map(SnapshotMode.CLONE)) {
+            fill(map, 10_000, "x");
+            takeAndForget(map);
+            assertTrue(map.snapshotStats().imageBytes() > 0);
+            for (int i = 0; i < 500 && map.snapshotStats().imageBytes() > 0; i++) {
+                System.gc();
+                Thread.sleep(10);
+            }
+            assertEquals(0, map.snapshotStats().imageBytes(), "the cleaner freed the unreachable snapshot's copies");
+        }
+    }
+
+    @SuppressWarnings("resource")
+    private static void takeAndForget(ShardedHashMap<Long, String> map) {
+        assertEquals(10_000, map.snapshot().size());
+    }
+
+    @Test
     void theModeComesFromTheBuilderOrTheFactories() {
         try (ShardedHashMap<Long, Long> a = ShardedHashMap.create(Long.class, Long.class);
              ShardedHashMap<Long, Long> b = ShardedHashMap.create(Long.class, Long.class, SnapshotMode.COW);
