@@ -5,6 +5,8 @@
 module io.starshard {
     requires transitive io.starshard.codec;
     requires transitive io.starshard.offheap;
+    requires static chronicle.bytes;
+    requires static chronicle.core;
 
     exports io.starshard;
 }

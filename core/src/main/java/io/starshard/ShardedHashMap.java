@@ -1059,6 +1059,33 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
     }
 
     /**
+     * Writes the map to {@code file}: a versioned, checksummed file of the entries' raw bytes (no decode, no
+     * re-encode) that {@link ShardedHashMapBuilder#load} reads back, into any shard count. Per-shard consistent
+     * while other threads write, and complete during a rebalance. Written to a temporary file beside the target
+     * and renamed over it atomically: a crash mid-save leaves the previous file whole. Needs Chronicle Bytes on
+     * the class path (an optional dependency of this library) and its JVM flags (README).
+     *
+     * @param file the target
+     * @throws java.io.IOException if writing fails; the previous file, if any, is unchanged
+     * @throws IllegalStateException if the map is closed
+     */
+    public void save(java.nio.file.Path file) throws java.io.IOException {
+        save(file, null);
+    }
+
+    /**
+     * {@link #save(java.nio.file.Path)}, telling {@code listener} how far it has got.
+     *
+     * @param file     the target
+     * @param listener progress after every block of entries, or null
+     * @throws java.io.IOException if writing fails; the previous file, if any, is unchanged
+     * @throws IllegalStateException if the map is closed
+     */
+    public void save(java.nio.file.Path file, PersistenceListener listener) throws java.io.IOException {
+        engine.save(java.util.Objects.requireNonNull(file, "file"), listener);
+    }
+
+    /**
      * Takes a snapshot: an immutable, per-shard consistent, off-heap copy of the map that later writes do not
      * change, readable as a {@link Map} (lookups, iteration, streams) until it is closed. What taking it costs
      * depends on the map's {@link SnapshotMode}: {@code CLONE} copies every shard now, {@code CACHED} only the

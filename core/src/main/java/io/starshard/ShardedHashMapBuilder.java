@@ -270,6 +270,59 @@ public final class ShardedHashMapBuilder<K, V> {
         return map;
     }
 
+    /**
+     * Builds the map and fills it from a file written by {@link ShardedHashMap#save}: with this builder's shard
+     * count (any count: entries are routed by their stored hashes), codecs (they must be the ones the file was
+     * saved with) and settings, and the file's hash seed. Every byte is checked before it is trusted; a file that
+     * fails a check throws and no map is left behind.
+     *
+     * @param file the saved map
+     * @return the loaded map
+     * @throws CorruptedFileException   if the file is truncated, corrupted or of an unknown format version
+     * @throws java.io.IOException      if it cannot be read
+     * @throws IllegalArgumentException if it holds other codecs' encodings, or this builder set another hash seed
+     */
+    public ShardedHashMap<K, V> load(java.nio.file.Path file) throws java.io.IOException {
+        return load(file, null);
+    }
+
+    /**
+     * {@link #load(java.nio.file.Path)}, telling {@code listener} how far it has got.
+     *
+     * @param file     the saved map
+     * @param listener progress after every block, or null
+     * @return the loaded map
+     * @throws CorruptedFileException   if the file is truncated, corrupted or of an unknown format version
+     * @throws java.io.IOException      if it cannot be read
+     * @throws IllegalArgumentException if it holds other codecs' encodings, or this builder set another hash seed
+     */
+    public ShardedHashMap<K, V> load(java.nio.file.Path file, PersistenceListener listener)
+        throws java.io.IOException {
+        requireNonNull(file, "file");
+        try (io.starshard.internal.MapFileReader reader = new io.starshard.internal.MapFileReader(file)) {
+            final long seed = reader.header().seed();
+            if (hashSeed != null && hashSeed != seed) {
+                throw new IllegalArgumentException(file + " was saved with hash seed " + seed + " and its entries"
+                    + " are stored by that seed's hashes; do not set another hashSeed (" + hashSeed + ") to load it");
+            }
+            final Long chosen = hashSeed;
+            hashSeed = seed;
+            final ShardedHashMap<K, V> map;
+            try {
+                map = build();
+            } finally {
+                hashSeed = chosen;
+            }
+            try {
+                map.engine().load(reader, listener);
+                return map;
+            } catch (java.io.IOException | RuntimeException | Error e) {
+                map.close();
+                throw e;
+            }
+        }
+    }
+
     private static <T> Codec<T> checkType(String what, Codec<T> codec, Class<T> type) {
         if (!wrap(codec.type()).isAssignableFrom(type)) {
             throw new IllegalArgumentException(what + " codec handles " + codec.type().getName() + ", not "

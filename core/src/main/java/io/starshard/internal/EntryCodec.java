@@ -148,9 +148,32 @@ final class EntryCodec<K, V> {
     }
 
     private long hashOf(Frame f) {
+        return hashOf(f.key, 0, f.keyLength);
+    }
+
+    /** The hash the map stores for an encoded key: how a record's stored hash is checked before it is trusted. */
+    long hashOf(DirectBuffer key, int offset, int length) {
         return fixedKeyWidth != 0
-            ? hasher.hashFixed(KeyHasher.fixedKeyBits(f.key, 0, fixedKeyWidth))
-            : hasher.hash(f.key, 0, f.keyLength);
+            ? hasher.hashFixed(KeyHasher.fixedKeyBits(key, offset, fixedKeyWidth))
+            : hasher.hash(key, offset, length);
+    }
+
+    /** How the keys are encoded, for a file's header: the codec's class and its fixed length. */
+    String keyCodecIdentity() {
+        return keyCodec.getClass().getName() + "/" + keyCodec.fixedLength();
+    }
+
+    /** How the values are encoded, for a file's header. */
+    String valueCodecIdentity() {
+        return valueCodec.getClass().getName() + "/" + valueCodec.fixedLength();
+    }
+
+    int keyWidth() {
+        return keyCodec.fixedLength();
+    }
+
+    int valueWidth() {
+        return valueCodec.fixedLength();
     }
 
     K decodeKey(DirectBuffer buffer, int offset, int length) {

@@ -936,6 +936,36 @@ public final class MapEngine<K, V> {
     }
 
     // =========================================================================================================
+    // Save and load
+    // =========================================================================================================
+
+    /**
+     * Writes the map to {@code file} ({@link MapFileFormat}), per-shard consistent, atomically replacing it.
+     *
+     * @param file     the target
+     * @param listener progress, or null
+     * @throws java.io.IOException if writing fails (the previous file, if any, is left as it was)
+     */
+    public void save(java.nio.file.Path file, io.starshard.PersistenceListener listener) throws java.io.IOException {
+        shards.openContext();
+        MapFileWriter.save(shards, codec, shards.shardCount(), file, listener);
+    }
+
+    /**
+     * Fills this new, empty map from a checked file.
+     *
+     * @param reader   the file, its header checked
+     * @param listener progress, or null
+     * @throws java.io.IOException      if the file is corrupted ({@code CorruptedFileException}) or unreadable
+     * @throws IllegalArgumentException if it was saved with other codecs
+     */
+    public void load(MapFileReader reader, io.starshard.PersistenceListener listener) throws java.io.IOException {
+        shards.openContext();
+        reader.checkCodecs(codec);
+        reader.loadInto(shards, codec, listener);
+    }
+
+    // =========================================================================================================
     // Snapshots
     // =========================================================================================================
 

@@ -8,9 +8,11 @@ import io.starshard.offheap.EpochDomain;
 import io.starshard.offheap.KeyHasher;
 import io.starshard.offheap.OffHeapMemory;
 import io.starshard.offheap.OffHeapMemoryExhaustedException;
+import io.starshard.offheap.RecordDescriptor;
 import io.starshard.offheap.Segment;
 import io.starshard.offheap.SegmentSpec;
 import io.starshard.offheap.SegmentStats;
+import org.agrona.DirectBuffer;
 import org.agrona.ExpandableArrayBuffer;
 
 import java.lang.invoke.MethodHandles;
@@ -498,6 +500,43 @@ final class ShardTable {
          * @return a result other than {@link #STALE}
          */
         long run(Shard[] group, int previousCount, boolean whole);
+    }
+
+    /**
+     * Puts checked records (a loaded file's) into their shards, each run of records bound for one shard under that
+     * shard's write lock; a key already present gets the record's value. Requires a map no rebalance runs in.
+     *
+     * @param records   records whose lengths and hashes were checked
+     * @param offset    where they start
+     * @param length    their total length
+     */
+    void importRecords(DirectBuffer records, int offset, int length) {
+        final Layout l = layout;
+        if (l.migration != null) {
+            throw new IllegalStateException("records are imported only into a map no rebalance runs in");
+        }
+        int at = offset;
+        final int end = offset + length;
+        while (at < end) {
+            final int index = KeyHasher.shardIndex(RecordDescriptor.hash(records, at), l.count);
+            int runEnd = at;
+            while (runEnd < end && KeyHasher.shardIndex(RecordDescriptor.hash(records, runEnd), l.count) == index) {
+                runEnd += RecordDescriptor.recordLength(RecordDescriptor.keyLength(records, runEnd),
+                    RecordDescriptor.valueLength(records, runEnd));
+            }
+            final Shard existing = shardAt(l.active, index);
+            final Shard shard = existing != null ? existing : createShard(l, index);
+            final long stamp = shard.writeLock();
+            try {
+                checkOpen();
+                final int before = shard.segment.size();
+                shard.segment.importRecords(records, at, runEnd - at);
+                size.add(shard.segment.size() - before);
+            } finally {
+                shard.unlockWrite(stamp);
+            }
+            at = runEnd;
+        }
     }
 
     /**

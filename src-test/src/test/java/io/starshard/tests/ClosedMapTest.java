@@ -69,6 +69,10 @@ class ClosedMapTest {
             return java.time.Duration.ofMillis(1);
         } else if (type == io.starshard.RebalanceOptions.class) {
             return io.starshard.RebalanceOptions.defaults();
+        } else if (type == java.nio.file.Path.class) {
+            return java.nio.file.Path.of(System.getProperty("java.io.tmpdir"), "closed-map-never-written.map");
+        } else if (type == io.starshard.PersistenceListener.class) {
+            return (io.starshard.PersistenceListener) (done, total, bytes) -> { };
         }
         throw new AssertionError("no plausible argument of " + type.getName() + " for " + m
             + ": add one to ClosedMapTest.mapArgument");

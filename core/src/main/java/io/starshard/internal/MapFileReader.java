@@ -1,0 +1,289 @@
+package io.starshard.internal;
+
+import io.starshard.CorruptedFileException;
+import io.starshard.PersistenceListener;
+import io.starshard.offheap.KeyHasher;
+import io.starshard.offheap.RecordDescriptor;
+import net.openhft.chronicle.bytes.MappedBytes;
+import org.agrona.DirectBuffer;
+import org.agrona.concurrent.UnsafeBuffer;
+
+import java.io.IOException;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static io.starshard.internal.MapFileFormat.*;
+
+/**
+ * Reads a file in {@link MapFileFormat}, checking every byte before it is trusted: sizes and offsets against the
+ * file's length, checksums, the order of the blocks, each record's lengths, routing and stored hash (a hash that
+ * does not match its key would make the key unreachable, or for fixed-width keys, which are stored as their hash,
+ * a different key).
+ *
+ * <p>Why through a Chronicle {@link MappedBytes} of the whole file, read-only: blocks are checked (checksum,
+ * records) and then imported straight from the mapping, with no copy to the heap, so a block of any size costs no
+ * heap. Every region is wrapped in a bounds-checked {@link UnsafeBuffer} whose bounds were checked against the
+ * file's length first. If another process truncates the file while it is being read, the JVM turns the fault of
+ * reading past the end into an {@link InternalError}, reported as a corrupted file.
+ */
+public final class MapFileReader implements AutoCloseable {
+    /** What the header says. */
+    public static final class Header {
+        final long seed;
+        final int shardCount;
+        final int maxEntryBytes;
+        final long entries;
+        final int blocks;
+        final String keyId;
+        final String valueId;
+        final int length;
+
+        Header(long seed, int shardCount, int maxEntryBytes, long entries, int blocks, String keyId,
+               String valueId, int length) {
+            this.seed = seed;
+            this.shardCount = shardCount;
+            this.maxEntryBytes = maxEntryBytes;
+            this.entries = entries;
+            this.blocks = blocks;
+            this.keyId = keyId;
+            this.valueId = valueId;
+            this.length = length;
+        }
+
+        /** @return the hash seed the entries were hashed with */
+        public long seed() {
+            return seed;
+        }
+
+        /** @return the shard count of the saved map */
+        public int shardCount() {
+            return shardCount;
+        }
+    }
+
+    private final String name;
+    private final long size;
+    private final MappedBytes bytes;
+    private final long base;
+    private final Header header;
+
+    /**
+     * Maps the file and checks its header and footer.
+     *
+     * @param file the saved map
+     * @throws IOException if it cannot be read
+     * @throws CorruptedFileException if they are not what the format says
+     */
+    public MapFileReader(Path file) throws IOException {
+        ChronicleSupport.ensureConfigured();
+        this.name = file.toString();
+        this.size = Files.size(file);
+        final int minimum = headerLength(0, 0) + FOOTER_BYTES;
+        if (size < minimum) {
+            throw corrupted(0, "the file has " + size + " bytes, fewer than the " + minimum + " of an empty map");
+        }
+        this.bytes = MappedBytes.singleMappedBytes(file.toFile(), size, true);
+        try {
+            this.base = bytes.addressForRead(0);
+            this.header = readHeader();
+            checkFooter();
+        } catch (InternalError e) {
+            bytes.releaseLast();
+            throw corrupted(0, "the file changed while it was read");
+        } catch (IOException | RuntimeException e) {
+            bytes.releaseLast();
+            throw e;
+        }
+    }
+
+    /** @return the checked header */
+    public Header header() {
+        return header;
+    }
+
+    private UnsafeBuffer region(long offset, long length, String what) throws CorruptedFileException {
+        if (offset < 0 || length < 0 || length > Integer.MAX_VALUE || offset > size - length) {
+            throw corrupted(offset, what + " of " + length + " bytes does not fit in the file of " + size + " bytes");
+        }
+        return new UnsafeBuffer(base + offset, (int) length);
+    }
+
+    private Header readHeader() throws CorruptedFileException {
+        final UnsafeBuffer fixed = region(0, HEADER_FIXED_BYTES, "the header");
+        if (fixed.getLong(0, ByteOrder.LITTLE_ENDIAN) != MAGIC) {
+            throw corrupted(0, "no map file magic number");
+        }
+        final int version = fixed.getInt(8, ByteOrder.LITTLE_ENDIAN);
+        if (version != VERSION) {
+            throw corrupted(8, "format version " + version + "; this library reads version " + VERSION);
+        }
+        final int length = fixed.getInt(HEADER_LENGTH, ByteOrder.LITTLE_ENDIAN);
+        final int keyIdLength = fixed.getShort(KEY_ID_LENGTH, ByteOrder.LITTLE_ENDIAN) & 0xFFFF;
+        final int valueIdLength = fixed.getShort(VALUE_ID_LENGTH, ByteOrder.LITTLE_ENDIAN) & 0xFFFF;
+        if (length > MAX_HEADER_BYTES || length != headerLength(keyIdLength, valueIdLength)) {
+            throw corrupted(HEADER_LENGTH, "header length " + length + " does not match its codec names ("
+                + keyIdLength + " and " + valueIdLength + " bytes) or exceeds " + MAX_HEADER_BYTES);
+        }
+        final UnsafeBuffer h = region(0, length, "the header");
+        final byte[] copy = new byte[length];
+        h.getBytes(0, copy);
+        if (crc(copy, 0, length - Integer.BYTES) != h.getInt(length - Integer.BYTES, ByteOrder.LITTLE_ENDIAN)) {
+            throw corrupted(length - Integer.BYTES, "the header's checksum does not match");
+        }
+        final int shardCount = h.getInt(SHARD_COUNT, ByteOrder.LITTLE_ENDIAN);
+        final int maxEntryBytes = h.getInt(MAX_ENTRY_BYTES, ByteOrder.LITTLE_ENDIAN);
+        final long entries = h.getLong(ENTRY_COUNT, ByteOrder.LITTLE_ENDIAN);
+        final int blocks = h.getInt(BLOCK_COUNT, ByteOrder.LITTLE_ENDIAN);
+        if (shardCount < 1 || maxEntryBytes < 1 || entries < 0 || blocks < 1) {
+            throw corrupted(SHARD_COUNT, "header declares " + shardCount + " shards, " + maxEntryBytes
+                + " bytes per entry, " + entries + " entries, " + blocks + " blocks");
+        }
+        return new Header(h.getLong(HASH_SEED, ByteOrder.LITTLE_ENDIAN), shardCount, maxEntryBytes, entries, blocks,
+            new String(copy, HEADER_FIXED_BYTES, keyIdLength, StandardCharsets.UTF_8),
+            new String(copy, HEADER_FIXED_BYTES + keyIdLength, valueIdLength, StandardCharsets.UTF_8), length);
+    }
+
+    private void checkFooter() throws CorruptedFileException {
+        final long at = size - FOOTER_BYTES;
+        final UnsafeBuffer f = region(at, FOOTER_BYTES, "the footer");
+        final byte[] copy = new byte[FOOTER_BYTES];
+        f.getBytes(0, copy);
+        if (f.getInt(0, ByteOrder.LITTLE_ENDIAN) != FOOTER_MAGIC
+            || crc(copy, 0, FOOTER_CRC) != f.getInt(FOOTER_CRC, ByteOrder.LITTLE_ENDIAN)) {
+            throw corrupted(at, "no valid footer: the file is truncated or was not completely written");
+        }
+        if (f.getInt(FOOTER_BLOCK_COUNT, ByteOrder.LITTLE_ENDIAN) != header.blocks
+            || f.getLong(FOOTER_ENTRY_COUNT, ByteOrder.LITTLE_ENDIAN) != header.entries) {
+            throw corrupted(at, "the footer's block and entry counts differ from the header's");
+        }
+    }
+
+    /**
+     * Checks that the file's codecs are the loading map's.
+     *
+     * @throws IllegalArgumentException naming both if not
+     */
+    void checkCodecs(EntryCodec<?, ?> codec) {
+        if (!header.keyId.equals(codec.keyCodecIdentity()) || !header.valueId.equals(codec.valueCodecIdentity())) {
+            throw new IllegalArgumentException(name + " holds keys encoded by " + header.keyId + " and values by "
+                + header.valueId + "; the map being loaded uses " + codec.keyCodecIdentity() + " and "
+                + codec.valueCodecIdentity() + ": build it with the codecs the file was saved with");
+        }
+    }
+
+    /**
+     * Checks every block and imports it into {@code shards}, which no other thread can reach yet.
+     *
+     * @throws CorruptedFileException at the first problem (the caller discards the map)
+     */
+    void loadInto(ShardTable shards, EntryCodec<?, ?> codec, PersistenceListener listener) throws IOException {
+        try {
+            long at = header.length;
+            long expectedFrom = 0;
+            long loaded = 0;
+            for (int b = 0; b < header.blocks; b++) {
+                final UnsafeBuffer h = region(at, BLOCK_HEADER_BYTES, "block " + b + "'s header");
+                final byte[] copy = new byte[BLOCK_HEADER_BYTES];
+                h.getBytes(0, copy);
+                if (h.getInt(0, ByteOrder.LITTLE_ENDIAN) != BLOCK_MAGIC
+                    || crc(copy, 0, BLOCK_CRC) != h.getInt(BLOCK_CRC, ByteOrder.LITTLE_ENDIAN)) {
+                    throw corrupted(at, "block " + b + " has no valid header");
+                }
+                final int count = h.getInt(BLOCK_RECORD_COUNT, ByteOrder.LITTLE_ENDIAN);
+                final long from = h.getLong(BLOCK_ROUTING_FROM, ByteOrder.LITTLE_ENDIAN);
+                final long to = h.getLong(BLOCK_ROUTING_TO, ByteOrder.LITTLE_ENDIAN);
+                final int length = h.getInt(BLOCK_PAYLOAD_LENGTH, ByteOrder.LITTLE_ENDIAN);
+                if (from != expectedFrom || to <= from || to > ROUTING_END || count < 0) {
+                    throw corrupted(at, "block " + b + " covers [" + from + ", " + to + ") with " + count
+                        + " records; the blocks must cover the hash space in order from " + expectedFrom);
+                }
+                final long payloadAt = at + BLOCK_HEADER_BYTES;
+                final UnsafeBuffer payload = region(payloadAt, length, "block " + b + "'s records");
+                if (checksum(payload, length) != h.getInt(BLOCK_PAYLOAD_CRC, ByteOrder.LITTLE_ENDIAN)) {
+                    throw corrupted(payloadAt, "block " + b + "'s checksum does not match its records");
+                }
+                checkRecords(payload, length, count, from, to, codec, payloadAt);
+                shards.importRecords(payload, 0, length);
+                loaded += count;
+                at = payloadAt + length;
+                expectedFrom = to;
+                if (listener != null) {
+                    listener.progress(loaded, header.entries, at);
+                }
+            }
+            if (expectedFrom != ROUTING_END || at != size - FOOTER_BYTES || loaded != header.entries) {
+                throw corrupted(at, "the blocks end at routing " + expectedFrom + " and byte " + at + " with "
+                    + loaded + " entries; the header and footer say " + header.entries + " entries up to byte "
+                    + (size - FOOTER_BYTES));
+            }
+            if (shards.size() != loaded) {
+                throw corrupted(at, "the file holds " + loaded + " records but only " + shards.size()
+                    + " distinct keys");
+            }
+        } catch (InternalError e) {
+            throw corrupted(0, "the file changed while it was read (" + e.getMessage() + ")");
+        }
+    }
+
+    private static int checksum(DirectBuffer payload, int length) {
+        final java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        final byte[] chunk = new byte[Math.min(length, 1 << 16)];
+        for (int done = 0; done < length; ) {
+            final int n = Math.min(chunk.length, length - done);
+            payload.getBytes(done, chunk, 0, n);
+            crc.update(chunk, 0, n);
+            done += n;
+        }
+        return (int) crc.getValue();
+    }
+
+    private void checkRecords(DirectBuffer records, int length, int count, long from, long to,
+                              EntryCodec<?, ?> codec, long fileOffset) throws CorruptedFileException {
+        final int keyWidth = codec.keyWidth();
+        final int valueWidth = codec.valueWidth();
+        int seen = 0;
+        for (int at = 0; at < length; seen++) {
+            final int recordLength;
+            try {
+                recordLength = RecordDescriptor.checkedRecordLength(records, at, length);
+            } catch (IllegalArgumentException e) {
+                throw corrupted(fileOffset + at, e.getMessage());
+            }
+            final int keyLength = RecordDescriptor.keyLength(records, at);
+            final int valueLength = RecordDescriptor.valueLength(records, at);
+            final long hash = RecordDescriptor.hash(records, at);
+            final long routing = KeyHasher.routingBits(hash);
+            if ((keyWidth > 0 && keyLength != keyWidth) || (valueWidth > 0 && valueLength != valueWidth)
+                || keyLength == 0 || (long) keyLength + valueLength > codec.maxEntryBytes()) {
+                throw corrupted(fileOffset + at, "record with a " + keyLength + "-byte key and a " + valueLength
+                    + "-byte value: this map stores keys of " + width(keyWidth) + ", values of "
+                    + width(valueWidth) + ", at most " + codec.maxEntryBytes() + " bytes per entry");
+            }
+            if (routing < from || routing >= to) {
+                throw corrupted(fileOffset + at, "record outside its block's hash range");
+            }
+            if (codec.hashOf(records, RecordDescriptor.keyOffset(at), keyLength) != hash) {
+                throw corrupted(fileOffset + at, "record whose stored hash is not its key's");
+            }
+            at += recordLength;
+        }
+        if (seen != count) {
+            throw corrupted(fileOffset, "block declares " + count + " records and holds " + seen);
+        }
+    }
+
+    private static String width(int width) {
+        return width > 0 ? width + " bytes" : "any length";
+    }
+
+    private CorruptedFileException corrupted(long offset, String what) {
+        return new CorruptedFileException(name, offset, what);
+    }
+
+    @Override
+    public void close() {
+        bytes.releaseLast();
+    }
+}
