@@ -57,6 +57,11 @@ public final class MapFileReader implements AutoCloseable {
             return seed;
         }
 
+        /** @return the entries the file holds */
+        public long entries() {
+            return entries;
+        }
+
         /** @return the shard count of the saved map */
         public int shardCount() {
             return shardCount;
