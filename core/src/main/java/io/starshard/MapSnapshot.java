@@ -44,13 +44,14 @@ import java.util.stream.StreamSupport;
  * @param <K> key type
  * @param <V> value type
  */
-public final class MapSnapshot<K, V> extends AbstractMap<K, V> implements AutoCloseable {
+public final class MapSnapshot<K, V> extends AbstractMap<K, V> implements AutoCloseable, java.io.Serializable {
+    private static final long serialVersionUID = 1L;
     private static final Cleaner CLEANER = Cleaner.create();
 
-    private final SnapshotView<K, V> view;
-    private final Release release;
-    private final Cleaner.Cleanable cleanable;
-    private Set<Map.Entry<K, V>> entries;
+    private final transient SnapshotView<K, V> view;
+    private final transient Release release;
+    private final transient Cleaner.Cleanable cleanable;
+    private transient Set<Map.Entry<K, V>> entries;
 
     MapSnapshot(SnapshotView<K, V> view) {
         this.view = view;
@@ -226,6 +227,33 @@ public final class MapSnapshot<K, V> extends AbstractMap<K, V> implements AutoCl
      */
     public boolean isClosed() {
         return release.done.get();
+    }
+
+    /**
+     * Serialises the snapshot's entries (not its memory): it deserialises into a new snapshot with the same
+     * entries, mode and shard count, standing alone (the map it was taken from is not needed, and not restored).
+     *
+     * @return the serialised form
+     */
+    private Object writeReplace() {
+        checkOpen();
+        return new SerializedMap(keyType(), valueType(), shardCount(), mode(), true, this);
+    }
+
+    Class<K> keyType() {
+        return view.keyType();
+    }
+
+    Class<V> valueType() {
+        return view.valueType();
+    }
+
+    int shardCount() {
+        return view.shardCount();
+    }
+
+    private void readObject(java.io.ObjectInputStream in) throws java.io.InvalidObjectException {
+        throw new java.io.InvalidObjectException("a MapSnapshot is read through its serialised form");
     }
 
     /** This handle closed: fail, even if other handles keep the same copies alive. */

@@ -64,7 +64,7 @@ import java.util.function.Function;
  * @param <K> key type
  * @param <V> value type
  */
-public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoCloseable {
+public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoCloseable, java.io.Serializable {
     /** Shard count used when 0 is requested. */
     public static final int DEFAULT_SHARDS = 64;
     /** Largest shard count. */
@@ -74,11 +74,13 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
 
     private static final System.Logger LOG = System.getLogger(ShardedHashMap.class.getName());
 
-    private final MapEngine<K, V> engine;
-    private final int maxShards;
-    private Set<K> keySetView;
-    private Collection<V> valuesView;
-    private Set<Map.Entry<K, V>> entrySetView;
+    private static final long serialVersionUID = 1L;
+
+    private final transient MapEngine<K, V> engine;
+    private final transient int maxShards;
+    private transient Set<K> keySetView;
+    private transient Collection<V> valuesView;
+    private transient Set<Map.Entry<K, V>> entrySetView;
 
     ShardedHashMap(Class<K> keyType, Class<V> valueType, Codec<K> keyCodec, Codec<V> valueCodec, KeyHasher hasher,
                    int shards, int maxShards, int maxEntryBytes, long memoryBudget, long expectedEntries,
@@ -1056,6 +1058,32 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
      */
     public long hashSeed() {
         return engine.hashSeed();
+    }
+
+    /**
+     * Serialises the map's entries, shard count and snapshot mode (not its memory, and not its hash seed): a
+     * stream that deserialises into a new, equal map with the built-in or default codecs of its types. Keys and
+     * values must be {@link java.io.Serializable}. Per-shard consistent while other threads write.
+     *
+     * @return the serialised form
+     */
+    private Object writeReplace() {
+        engine.checkUsable();
+        return new SerializedMap(keyType(), valueType(), shardCount(), snapshotMode(), false, this);
+    }
+
+    /** The key class (serialisation rebuilds the map with it). */
+    Class<K> keyType() {
+        return engine.keyType();
+    }
+
+    /** The value class. */
+    Class<V> valueType() {
+        return engine.valueType();
+    }
+
+    private void readObject(java.io.ObjectInputStream in) throws java.io.InvalidObjectException {
+        throw new java.io.InvalidObjectException("a ShardedHashMap is read through its serialised form");
     }
 
     /**

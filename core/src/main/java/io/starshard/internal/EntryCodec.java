@@ -168,6 +168,14 @@ final class EntryCodec<K, V> {
         return valueCodec.getClass().getName() + "/" + valueCodec.fixedLength();
     }
 
+    Class<K> keyType() {
+        return keyType;
+    }
+
+    Class<V> valueType() {
+        return valueType;
+    }
+
     int keyWidth() {
         return keyCodec.fixedLength();
     }

@@ -977,7 +977,7 @@ public final class MapEngine<K, V> {
      */
     public SnapshotView<K, V> snapshot(boolean versioned) {
         shards.openContext();
-        return new SnapshotView<>(codec, shards, snapshots.take(versioned));
+        return new SnapshotView<>(codec, shards, snapshots.take(versioned), shards.shardCount());
     }
 
     /**
@@ -988,7 +988,17 @@ public final class MapEngine<K, V> {
      */
     public Optional<SnapshotView<K, V>> snapshotAtVersion(long version) {
         shards.openContext();
-        return snapshots.atVersion(version).map(data -> new SnapshotView<>(codec, shards, data));
+        return snapshots.atVersion(version).map(data -> new SnapshotView<>(codec, shards, data, shards.shardCount()));
+    }
+
+    /** @return the key class */
+    public Class<K> keyType() {
+        return codec.keyType();
+    }
+
+    /** @return the value class */
+    public Class<V> valueType() {
+        return codec.valueType();
     }
 
     /** @return the snapshot mode */

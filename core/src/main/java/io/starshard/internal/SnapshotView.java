@@ -29,11 +29,29 @@ public final class SnapshotView<K, V> {
     private final EntryCodec<K, V> codec;
     private final ShardTable shards;
     private final SnapshotData data;
+    /** The map's shard count when the snapshot was taken, kept by serialisation. */
+    private final int shardCount;
 
-    SnapshotView(EntryCodec<K, V> codec, ShardTable shards, SnapshotData data) {
+    SnapshotView(EntryCodec<K, V> codec, ShardTable shards, SnapshotData data, int shardCount) {
         this.codec = codec;
         this.shards = shards;
         this.data = data;
+        this.shardCount = shardCount;
+    }
+
+    /** @return the key class */
+    public Class<K> keyType() {
+        return codec.keyType();
+    }
+
+    /** @return the value class */
+    public Class<V> valueType() {
+        return codec.valueType();
+    }
+
+    /** @return the map's shard count when the snapshot was taken */
+    public int shardCount() {
+        return shardCount;
     }
 
     /** @return the snapshot's version, unique and increasing among the map's snapshots */
