@@ -1,10 +1,15 @@
 package io.starshard.jmh.demo;
 
 import io.starshard.MemoryStats;
+import io.starshard.PersistenceListener;
 import io.starshard.RebalanceOptions;
 import io.starshard.RebalanceStatus;
 import io.starshard.ShardedHashMap;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.lang.management.ManagementFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Locale;
 import java.util.Map;
@@ -20,7 +25,8 @@ import java.util.function.BooleanSupplier;
  *
  * <p>Loads a few million {@code Long -> String} entries (an order id to a short quote record) into a
  * {@link ShardedHashMap}, reads them back from several threads and verifies every value, keeps verifying while a
- * background rebalance changes its shard count (with a progress bar), then does the same with a
+ * background rebalance changes its shard count (with a progress bar), saves it to a file and loads it back (with
+ * progress bars), then does the same with a
  * {@link ConcurrentHashMap} and prints both side by side: entries, off-heap bytes per entry, heap used
  * before and after, load and read rates. Arguments: {@code [entries] [readSeconds] [threads]}.
  */
@@ -47,6 +53,7 @@ public final class Demo {
         try (ShardedHashMap<Long, String> map = ShardedHashMap.create(Long.class, String.class)) {
             starshard = run("ShardedHashMap", map, entries, seconds, threads, () -> map.memoryStats().usedBytes());
             rebalanceWhileReading(map, entries, threads);
+            saveAndReload(map, entries);
             final MemoryStats stats = settledMemory(map);
             System.out.printf(Locale.ROOT, "  shards initialized: %d of %d, off-heap in use %s (peak %s)%n",
                 map.initializedShards(), map.shardCount(), mib(stats.usedBytes()), mib(stats.peakBytes()));
@@ -113,6 +120,59 @@ public final class Demo {
         System.out.printf(Locale.ROOT, "  %,d verified reads by %d threads in %.2f s: %,.0f reads/s%n",
             reads.get(), threads, readSeconds, readRate);
         return new Result(name, entries, heapAfter - heapBefore, offHeapBytes, entries / loadSeconds, readRate);
+    }
+
+    /**
+     * Saves the map to a temporary file and loads it back into a new map, drawing both from their progress
+     * listeners, then checks the copy and prints the rates: how a service comes back warm after a restart.
+     */
+    private static void saveAndReload(ShardedHashMap<Long, String> map, int entries) {
+        try {
+            final Path dir = Files.createTempDirectory("starshard-demo");
+            final Path file = dir.resolve("orders.map");
+            try {
+                long start = System.nanoTime();
+                map.save(file, bar("saving "));
+                final double saveSeconds = (System.nanoTime() - start) / 1e9;
+                final long size = Files.size(file);
+                System.out.printf(Locale.ROOT, "%n  saved %,d entries (%s) in %.2f s, %.0f MB/s%n", map.size(),
+                    mib(size), saveSeconds, size / saveSeconds / 1e6);
+                start = System.nanoTime();
+                try (ShardedHashMap<Long, String> back = ShardedHashMap.builder(Long.class, String.class)
+                    .load(file, bar("loading"))) {
+                    final double loadSeconds = (System.nanoTime() - start) / 1e9;
+                    for (int i = 0; i < entries; i += Math.max(1, entries / 1000)) {
+                        if (!value(i).equals(back.get(key(i)))) {
+                            throw new AssertionError("the reloaded map differs at key " + key(i));
+                        }
+                    }
+                    if (back.size() != map.size()) {
+                        throw new AssertionError("the reloaded map holds " + back.size() + " entries");
+                    }
+                    System.out.printf(Locale.ROOT, "%n  reloaded and checked %,d entries in %.2f s, %.0f MB/s%n",
+                        back.size(), loadSeconds, size / loadSeconds / 1e6);
+                }
+            } finally {
+                Files.deleteIfExists(file);
+                Files.deleteIfExists(dir);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** A progress listener that redraws its bar when a whole percent more is done. */
+    private static PersistenceListener bar(String what) {
+        final int[] drawn = {-1};
+        return (done, total, bytes) -> {
+            final double share = total == 0 ? 1 : Math.min(1, (double) done / total);
+            final int percent = (int) (share * 100);
+            if (percent != drawn[0]) {
+                drawn[0] = percent;
+                System.out.printf(Locale.ROOT, "\r  %s [%-40s] %3d %% %s", what, "#".repeat((int) (share * 40)),
+                    percent, mib(bytes));
+            }
+        };
     }
 
     /**
