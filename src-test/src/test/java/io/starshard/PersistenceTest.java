@@ -34,7 +34,7 @@ class PersistenceTest {
     Path dir;
 
     @ParameterizedTest
-    @ValueSource(ints = {0, 1, 200_000})
+    @ValueSource(ints = {0, 1, 1_000_000})
     void aLongMapComesBackEqualIntoAnyShardCount(int entries) throws IOException {
         final Path file = dir.resolve("longs.map");
         final Map<Long, Long> model = new HashMap<>();
