@@ -305,19 +305,13 @@ public final class ShardedHashMapBuilder<K, V> {
                 throw new IllegalArgumentException(file + " was saved with hash seed " + seed + " and its entries"
                     + " are stored by that seed's hashes; do not set another hashSeed (" + hashSeed + ") to load it");
             }
-            // The file's seed, and tables presized for at least its entries: records arrive in
-            // their saved tables' slot order, which is the order of their home groups, and inserting them in that
-            // order into tables still growing would pile every key onto the previous ones' probe paths.
-            final Long chosenSeed = hashSeed;
-            final long chosenEntries = expectedEntries;
+            final Long chosen = hashSeed;
             hashSeed = seed;
-            expectedEntries = Math.max(expectedEntries, reader.header().entries());
             final ShardedHashMap<K, V> map;
             try {
                 map = build();
             } finally {
-                hashSeed = chosenSeed;
-                expectedEntries = chosenEntries;
+                hashSeed = chosen;
             }
             try {
                 map.engine().load(reader, listener);

@@ -210,7 +210,7 @@ public final class MapFileReader implements AutoCloseable {
                     throw corrupted(payloadAt, "block " + b + "'s checksum does not match its records");
                 }
                 checkRecords(payload, length, count, from, to, codec, payloadAt);
-                shards.importRecords(payload, 0, length);
+                shards.importRecords(payload, 0, length, header.entries);
                 loaded += count;
                 at = payloadAt + length;
                 expectedFrom = to;

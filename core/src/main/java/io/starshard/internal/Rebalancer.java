@@ -101,7 +101,9 @@ final class Rebalancer {
         final ShardTable.Layout preview = new ShardTable.Layout(next, null, shards.specFor(target));
         try {
             for (int i = 0; i < target; i++) {
-                shards.createShard(preview, i).segment.prefault();
+                // Sized for its share: entries arrive in their previous tables' slot order (see createShard).
+                shards.createShard(preview, i, ShardTable.initialEntriesPerShard(shards.size(), target))
+                    .segment.prefault();
             }
         } catch (RuntimeException | Error e) {
             for (Shard shard : next) {

@@ -107,7 +107,7 @@ final class ShardTable {
     }
 
     /** Entries a shard's first table holds: the expected share plus four standard deviations of slack. */
-    private static int initialEntriesPerShard(long expectedEntries, int shardCount) {
+    static int initialEntriesPerShard(long expectedEntries, int shardCount) {
         if (expectedEntries <= 0) {
             return SegmentSpec.DEFAULT_INITIAL_ENTRIES;
         }
@@ -376,8 +376,17 @@ final class ShardTable {
 
     /** The active shard at {@code index} of layout {@code l}, created if needed. */
     Shard createShard(Layout l, int index) {
+        return createShard(l, index, 0);
+    }
+
+    /**
+     * {@link #createShard(Layout, int)} for a shard about to receive about {@code firstTableEntries} entries at
+     * once (a rebalance, a load): its first table is sized for them (see {@link Segment#Segment(SegmentSpec,
+     * OffHeapMemory, EpochDomain, int)}).
+     */
+    Shard createShard(Layout l, int index, int firstTableEntries) {
         checkOpen();
-        final Shard fresh = new Shard(new Segment(l.spec, memory, epochs));
+        final Shard fresh = new Shard(new Segment(l.spec, memory, epochs, firstTableEntries));
         final Shard witness = (Shard) SHARDS.compareAndExchange(l.active, index, null, fresh);
         if (witness != null) {
             fresh.segment.close();   // lost the race; never published
@@ -508,9 +517,10 @@ final class ShardTable {
      *
      * @param records   records whose lengths and hashes were checked
      * @param offset    where they start
-     * @param length    their total length
+     * @param length       their total length
+     * @param totalEntries entries the whole import brings, to size each new shard's first table for its share
      */
-    void importRecords(DirectBuffer records, int offset, int length) {
+    void importRecords(DirectBuffer records, int offset, int length, long totalEntries) {
         final Layout l = layout;
         if (l.migration != null) {
             throw new IllegalStateException("records are imported only into a map no rebalance runs in");
@@ -525,7 +535,8 @@ final class ShardTable {
                     RecordDescriptor.valueLength(records, runEnd));
             }
             final Shard existing = shardAt(l.active, index);
-            final Shard shard = existing != null ? existing : createShard(l, index);
+            final Shard shard = existing != null ? existing
+                : createShard(l, index, initialEntriesPerShard(totalEntries, l.count));
             final long stamp = shard.writeLock();
             try {
                 checkOpen();

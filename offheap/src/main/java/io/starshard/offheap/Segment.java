@@ -100,11 +100,33 @@ public final class Segment implements AutoCloseable {
      * @throws OffHeapMemoryExhaustedException if the first table does not fit the budget
      */
     public Segment(SegmentSpec spec, OffHeapMemory memory, EpochDomain epochs) {
-        this(spec, memory, epochs, TableGrowth.SYNC_FILL_BYTES);
+        this(spec, memory, epochs, TableGrowth.SYNC_FILL_BYTES, 0);
+    }
+
+    /**
+     * Creates a segment whose first table holds {@code firstTableEntries} (if more than the spec's initial entries):
+     * for a segment about to receive that many entries at once. Entries copied from another segment arrive in the
+     * order of their home groups, and inserted in that order into a table still growing they would overflow group
+     * after group, each insert probing past all the overflow before it. The spec is unchanged, so {@link #clear}
+     * and shrinking return to the spec's size, not to this one.
+     *
+     * @param spec              the slot format and limits
+     * @param memory            the accountant to allocate from
+     * @param epochs            the domain that defers frees until racy readers have left
+     * @param firstTableEntries entries the first table is sized for; at most the spec's initial entries: ignored
+     * @throws OffHeapMemoryExhaustedException if the first table does not fit the budget
+     */
+    public Segment(SegmentSpec spec, OffHeapMemory memory, EpochDomain epochs, int firstTableEntries) {
+        this(spec, memory, epochs, TableGrowth.SYNC_FILL_BYTES, firstTableEntries);
     }
 
     /** A segment that prepares its next table ahead once it has more than {@code syncFillBytes} control bytes. */
     Segment(SegmentSpec spec, OffHeapMemory memory, EpochDomain epochs, long syncFillBytes) {
+        this(spec, memory, epochs, syncFillBytes, 0);
+    }
+
+    private Segment(SegmentSpec spec, OffHeapMemory memory, EpochDomain epochs, long syncFillBytes,
+                    int firstTableEntries) {
         this.spec = requireNonNull(spec, "spec");
         this.memory = requireNonNull(memory, "memory");
         this.epochs = requireNonNull(epochs, "epochs");
@@ -115,7 +137,8 @@ public final class Segment implements AutoCloseable {
         this.longSlots = inline && valueWidth >= 1 && valueWidth <= 8;
         this.maxEntryBytes = spec.maxEntryBytes();
         this.arena = inline ? null : new EntryArena(memory, epochs, maxEntryBytes);
-        this.table = Table.allocate(memory, Table.groupsFor(spec.initialEntries()), slotSize);
+        this.table = Table.allocate(memory, Table.groupsFor(Math.max(spec.initialEntries(), firstTableEntries)),
+            slotSize);
         this.growth = new TableGrowth(this, memory, slotSize, syncFillBytes, spec.initialEntries());
         this.compaction = new Compaction(this, arena, growth, memory, epochs, spec);
     }
