@@ -108,6 +108,39 @@ class PersistenceTest {
         }
     }
 
+    /** A value type with no built-in codec: Kryo encodes it. */
+    record Quote(long bid, long ask, String venue) {
+    }
+
+    @Test
+    void kryoCodedAndOtherBuiltInValuesComeBack() throws IOException {
+        final Path quotes = dir.resolve("quotes.map");
+        final Path doubles = dir.resolve("doubles.map");
+        final io.starshard.codec.Codec<Quote> codec = io.starshard.codec.KryoCodec.of(Quote.class);
+        try (ShardedHashMap<Integer, Quote> map = ShardedHashMap.builder(Integer.class, Quote.class)
+                .valueCodec(codec).build();
+             ShardedHashMap<Integer, Double> other = ShardedHashMap.create(Integer.class, Double.class)) {
+            for (int i = 0; i < 1_000; i++) {
+                map.put(i, new Quote(i, i + 1, "v" + i % 7));
+                other.put(i, i / 3.0);
+            }
+            map.save(quotes);
+            other.save(doubles);
+        }
+        try (ShardedHashMap<Integer, Quote> back = ShardedHashMap.builder(Integer.class, Quote.class)
+                .valueCodec(io.starshard.codec.KryoCodec.of(Quote.class)).load(quotes);
+             ShardedHashMap<Integer, Double> otherBack = ShardedHashMap.builder(Integer.class, Double.class)
+                 .load(doubles)) {
+            assertEquals(new Quote(5, 6, "v5"), back.get(5));
+            assertEquals(1_000, back.size());
+            assertEquals(1 / 3.0, otherBack.get(1));
+        }
+        // Kryo encodes every type with one codec class: the file names the type too, so another type is refused.
+        assertThrows(IllegalArgumentException.class,
+            () -> ShardedHashMap.builder(Integer.class, String.class)
+                .valueCodec(io.starshard.codec.KryoCodec.of(String.class)).load(quotes));
+    }
+
     @Test
     void aSaveReplacesThePreviousFileWhole() throws IOException {
         final Path file = dir.resolve("replace.map");

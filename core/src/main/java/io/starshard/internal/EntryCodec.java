@@ -158,14 +158,21 @@ final class EntryCodec<K, V> {
             : hasher.hash(key, offset, length);
     }
 
-    /** How the keys are encoded, for a file's header: the codec's class and its fixed length. */
+    /**
+     * How the keys are encoded, for a file's header: the codec's class, the type it encodes and its fixed length
+     * (the type too: one codec class, Kryo's, encodes every other type).
+     */
     String keyCodecIdentity() {
-        return keyCodec.getClass().getName() + "/" + keyCodec.fixedLength();
+        return identity(keyCodec);
     }
 
     /** How the values are encoded, for a file's header. */
     String valueCodecIdentity() {
-        return valueCodec.getClass().getName() + "/" + valueCodec.fixedLength();
+        return identity(valueCodec);
+    }
+
+    private static String identity(Codec<?> codec) {
+        return codec.getClass().getName() + "<" + codec.type().getName() + ">/" + codec.fixedLength();
     }
 
     Class<K> keyType() {
