@@ -1,6 +1,6 @@
 package io.starshard;
 
-import io.starshard.internal.MapEngine;
+import io.starshard.internal.ValueEquality;
 
 import java.util.Map;
 
@@ -18,7 +18,7 @@ final class EntrySetView<K, V> extends SetView<K, V, Map.Entry<K, V>> {
             return false;
         }
         final Object value = map.get(e.getKey());
-        return value != null && MapEngine.valueEquals(e.getValue(), value);
+        return value != null && ValueEquality.valueEquals(e.getValue(), value);
     }
 
     @Override

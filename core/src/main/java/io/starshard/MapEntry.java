@@ -1,6 +1,6 @@
 package io.starshard;
 
-import io.starshard.internal.MapEngine;
+import io.starshard.internal.ValueEquality;
 
 import java.util.Map;
 
@@ -51,7 +51,7 @@ final class MapEntry<K, V> implements Map.Entry<K, V> {
     /** {@code key ^ value} hash codes per {@link Map.Entry#hashCode}, arrays by content so that it is stable. */
     @Override
     public int hashCode() {
-        return MapEngine.elementHash(key) ^ MapEngine.elementHash(value);
+        return ValueEquality.elementHash(key) ^ ValueEquality.elementHash(value);
     }
 
     @Override

@@ -2,6 +2,7 @@ package io.starshard;
 
 import io.starshard.codec.Codec;
 import io.starshard.internal.MapEngine;
+import io.starshard.internal.ValueEquality;
 import io.starshard.offheap.EntryTooLargeException;
 import io.starshard.offheap.KeyHasher;
 import io.starshard.offheap.OffHeapMemory;
@@ -326,7 +327,7 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
         requireNonNull(value, "value");
         final Iterator<V> it = new ShardSnapshotIterator<>(this, ShardSnapshotIterator.VALUES);
         while (it.hasNext()) {
-            if (MapEngine.valueEquals(value, it.next())) {
+            if (ValueEquality.valueEquals(value, it.next())) {
                 return true;
             }
         }
@@ -822,7 +823,7 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
         final Iterator<Map.Entry<K, V>> it = new ShardSnapshotIterator<>(this, ShardSnapshotIterator.ENTRIES);
         while (it.hasNext()) {
             final Map.Entry<K, V> entry = it.next();
-            h += MapEngine.elementHash(entry.getKey()) ^ MapEngine.elementHash(entry.getValue());
+            h += ValueEquality.elementHash(entry.getKey()) ^ ValueEquality.elementHash(entry.getValue());
         }
         return h;
     }
@@ -1110,7 +1111,7 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
      * @throws IllegalStateException if the map is closed
      */
     public void save(java.nio.file.Path file, PersistenceListener listener) throws java.io.IOException {
-        engine.save(java.util.Objects.requireNonNull(file, "file"), listener);
+        io.starshard.internal.MapFileWriter.save(engine, java.util.Objects.requireNonNull(file, "file"), listener);
     }
 
     /**
@@ -1124,7 +1125,7 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
      * @throws IllegalStateException if the map is closed
      */
     public MapSnapshot<K, V> snapshot() {
-        return new MapSnapshot<>(engine.snapshot(false));
+        return new MapSnapshot<>(engine.snapshots().snapshot(false));
     }
 
     /**
@@ -1136,7 +1137,7 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
      * @throws IllegalStateException if the map is closed
      */
     public MapSnapshot<K, V> versionedSnapshot() {
-        return new MapSnapshot<>(engine.snapshot(true));
+        return new MapSnapshot<>(engine.snapshots().snapshot(true));
     }
 
     /**
@@ -1149,7 +1150,7 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
      * @throws IllegalStateException if the map is closed
      */
     public Optional<MapSnapshot<K, V>> snapshotAtVersion(long version) {
-        return engine.snapshotAtVersion(version).map(MapSnapshot::new);
+        return engine.snapshots().snapshotAtVersion(version).map(MapSnapshot::new);
     }
 
     /**
@@ -1159,7 +1160,7 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
      */
     public SnapshotMode snapshotMode() {
         engine.checkUsable();
-        return engine.snapshotMode();
+        return engine.snapshots().mode();
     }
 
     /**
@@ -1169,7 +1170,7 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
      * @return the counters
      */
     public SnapshotStats snapshotStats() {
-        return engine.snapshotStats();
+        return engine.snapshots().stats();
     }
 
     /**

@@ -314,7 +314,7 @@ public final class ShardedHashMapBuilder<K, V> {
                 hashSeed = chosen;
             }
             try {
-                map.engine().load(reader, listener);
+                reader.loadInto(map.engine(), listener);
                 return map;
             } catch (java.io.IOException | RuntimeException | Error e) {
                 map.close();

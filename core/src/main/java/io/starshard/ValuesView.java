@@ -1,6 +1,6 @@
 package io.starshard;
 
-import io.starshard.internal.MapEngine;
+import io.starshard.internal.ValueEquality;
 
 import java.util.AbstractCollection;
 import java.util.Collection;
@@ -53,7 +53,7 @@ final class ValuesView<K, V> extends AbstractCollection<V> {
             return false;
         }
         for (Iterator<V> it = iterator(); it.hasNext();) {
-            if (MapEngine.valueEquals(o, it.next())) {
+            if (ValueEquality.valueEquals(o, it.next())) {
                 it.remove();
                 return true;
             }

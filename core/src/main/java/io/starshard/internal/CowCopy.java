@@ -17,7 +17,7 @@ import io.starshard.offheap.SegmentImage;
  * other way round.
  */
 final class CowCopy implements Segment.ChangeHook {
-    private final Snapshots owner;
+    private final Snapshots<?, ?> owner;
     /** The shard whose state this is. */
     final Shard shard;
     /** Snapshots holding this state. */
@@ -26,7 +26,7 @@ final class CowCopy implements Segment.ChangeHook {
     /** Set when the copy could not be made before the shard was released (the map closed). */
     private RuntimeException lost;
 
-    CowCopy(Snapshots owner, Shard shard) {
+    CowCopy(Snapshots<?, ?> owner, Shard shard) {
         this.owner = owner;
         this.shard = shard;
     }

@@ -7,7 +7,6 @@ import io.starshard.RebalanceReport;
 import io.starshard.RebalanceStatus;
 import io.starshard.ShardStats;
 import io.starshard.SnapshotMode;
-import io.starshard.SnapshotStats;
 import io.starshard.codec.Codec;
 import io.starshard.internal.ThreadContext.Frame;
 import io.starshard.offheap.KeyHasher;
@@ -18,12 +17,10 @@ import org.agrona.DirectBuffer;
 import org.agrona.ExpandableArrayBuffer;
 
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.Optional;
 import java.util.function.BiFunction;
 import java.util.function.BiPredicate;
 import java.util.function.Function;
@@ -50,7 +47,7 @@ import java.util.function.Function;
 public final class MapEngine<K, V> {
     private final EntryCodec<K, V> codec;
     private final ShardTable shards;
-    private final Snapshots snapshots;
+    private final Snapshots<K, V> snapshots;
     private final ReadProtocol reads;
     private final WriteCore core;
     private final Rebalancer rebalancer;
@@ -58,7 +55,7 @@ public final class MapEngine<K, V> {
     private MapEngine(EntryCodec<K, V> codec, ShardTable shards, SnapshotMode snapshotMode, int retainVersions) {
         this.codec = codec;
         this.shards = shards;
-        this.snapshots = new Snapshots(shards, snapshotMode, retainVersions);
+        this.snapshots = new Snapshots<>(shards, codec, snapshotMode, retainVersions);
         this.reads = new ReadProtocol(shards);
         this.core = new WriteCore(shards, codec);
         this.rebalancer = new Rebalancer(shards);
@@ -936,59 +933,16 @@ public final class MapEngine<K, V> {
     }
 
     // =========================================================================================================
-    // Save and load
+    // Snapshots: their own class, reached from here
     // =========================================================================================================
 
     /**
-     * Writes the map to {@code file} ({@link MapFileFormat}), per-shard consistent, atomically replacing it.
+     * The map's snapshots ({@link Snapshots}): taking them, the retained versions, their costs.
      *
-     * @param file     the target
-     * @param listener progress, or null
-     * @throws java.io.IOException if writing fails (the previous file, if any, is left as it was)
+     * @return the snapshot store
      */
-    public void save(java.nio.file.Path file, io.starshard.PersistenceListener listener) throws java.io.IOException {
-        shards.openContext();
-        MapFileWriter.save(shards, codec, shards.shardCount(), file, listener);
-    }
-
-    /**
-     * Fills this new, empty map from a checked file.
-     *
-     * @param reader   the file, its header checked
-     * @param listener progress, or null
-     * @throws java.io.IOException      if the file is corrupted ({@code CorruptedFileException}) or unreadable
-     * @throws IllegalArgumentException if it was saved with other codecs
-     */
-    public void load(MapFileReader reader, io.starshard.PersistenceListener listener) throws java.io.IOException {
-        shards.openContext();
-        reader.checkCodecs(codec);
-        reader.loadInto(shards, codec, listener);
-    }
-
-    // =========================================================================================================
-    // Snapshots
-    // =========================================================================================================
-
-    /**
-     * Takes a snapshot in the map's mode.
-     *
-     * @param versioned whether the map retains it for {@link #snapshotAtVersion}
-     * @return a view holding one handle; release it
-     */
-    public SnapshotView<K, V> snapshot(boolean versioned) {
-        shards.openContext();
-        return new SnapshotView<>(codec, shards, snapshots.take(versioned), shards.shardCount());
-    }
-
-    /**
-     * A new handle on the retained snapshot of {@code version}.
-     *
-     * @param version a version
-     * @return the view, or empty if that version is not retained
-     */
-    public Optional<SnapshotView<K, V>> snapshotAtVersion(long version) {
-        shards.openContext();
-        return snapshots.atVersion(version).map(data -> new SnapshotView<>(codec, shards, data, shards.shardCount()));
+    public Snapshots<K, V> snapshots() {
+        return snapshots;
     }
 
     /** @return the key class */
@@ -1001,17 +955,12 @@ public final class MapEngine<K, V> {
         return codec.valueType();
     }
 
-    /** @return the snapshot mode */
-    public SnapshotMode snapshotMode() {
-        return snapshots.mode();
+    /** The codecs, for the classes of this package that read and write the map's bytes. */
+    EntryCodec<K, V> codec() {
+        return codec;
     }
 
-    /** @return what snapshots have cost */
-    public SnapshotStats snapshotStats() {
-        return snapshots.stats();
-    }
-
-    /** The shard table, for the tests of this package. */
+    /** The shard table, for the tests and the file reader and writer of this package. */
     ShardTable shardTable() {
         return shards;
     }
@@ -1023,33 +972,6 @@ public final class MapEngine<K, V> {
      */
     public OffHeapMemory memoryAccountant() {
         return shards.memory();
-    }
-
-    // =========================================================================================================
-    // Value comparison shared with the map's views
-    // =========================================================================================================
-
-    /**
-     * Value equality where the map compares a caller's value with a stored one: {@code equals}, except that
-     * arrays compare by content, since a stored value is always a fresh decoded copy and identity could never
-     * match.
-     *
-     * @param expected the caller's value
-     * @param actual   a decoded stored value
-     * @return whether they are equal
-     */
-    public static boolean valueEquals(Object expected, Object actual) {
-        return Objects.deepEquals(expected, actual);
-    }
-
-    /**
-     * {@code hashCode}, except that arrays hash by content (an identity hash of a fresh copy is not stable).
-     *
-     * @param o an element
-     * @return its hash
-     */
-    public static int elementHash(Object o) {
-        return o.getClass().isArray() ? Arrays.deepHashCode(new Object[] {o}) - 31 : o.hashCode();
     }
 
     @Override

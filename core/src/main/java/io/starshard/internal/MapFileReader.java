@@ -166,6 +166,20 @@ public final class MapFileReader implements AutoCloseable {
     }
 
     /**
+     * Fills a new, empty map from this file: checks its codecs, then every block before importing it.
+     *
+     * @param engine   the map's engine, reachable by no other thread yet
+     * @param listener progress, or null
+     * @throws IOException              if the file is corrupted ({@code CorruptedFileException}) or unreadable
+     * @throws IllegalArgumentException if it was saved with other codecs
+     */
+    public void loadInto(MapEngine<?, ?> engine, PersistenceListener listener) throws IOException {
+        engine.checkUsable();
+        checkCodecs(engine.codec());
+        loadInto(engine.shardTable(), engine.codec(), listener);
+    }
+
+    /**
      * Checks that the file's codecs are the loading map's.
      *
      * @throws IllegalArgumentException naming both if not

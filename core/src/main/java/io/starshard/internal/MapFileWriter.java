@@ -28,15 +28,30 @@ import static io.starshard.internal.MapFileFormat.*;
  * mapping grows by chunks as the file does. The entry count in the header is the one the blocks hold, which is
  * known only at the end: the header is written last, at offset 0.
  */
-final class MapFileWriter {
+public final class MapFileWriter {
     /** Chunk in which the mapping of the file being written grows. */
     private static final long CHUNK_BYTES = 64L << 20;
 
     private MapFileWriter() {
     }
 
-    static <K, V> void save(ShardTable shards, EntryCodec<K, V> codec, int shardCount, Path target,
-                            PersistenceListener listener) throws IOException {
+    /**
+     * Writes the map of {@code engine} to {@code target}, atomically replacing it.
+     *
+     * @param engine   the map's engine
+     * @param target   the file
+     * @param listener progress, or null
+     * @throws IOException if writing fails (the previous file, if any, is left as it was)
+     * @throws IllegalStateException if the map is closed
+     */
+    public static void save(MapEngine<?, ?> engine, Path target, PersistenceListener listener) throws IOException {
+        engine.checkUsable();
+        final ShardTable shards = engine.shardTable();
+        save(shards, engine.codec(), shards.shardCount(), target, listener);
+    }
+
+    private static <K, V> void save(ShardTable shards, EntryCodec<K, V> codec, int shardCount, Path target,
+                                    PersistenceListener listener) throws IOException {
         ChronicleSupport.ensureConfigured();
         final Path dir = target.toAbsolutePath().getParent();
         final Path temp = Files.createTempFile(dir, target.getFileName().toString(), ".saving");

@@ -30,8 +30,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * still be able to take a snapshot, and a snapshot must never make a put fail. {@link SnapshotStats#imageBytes}
  * shows what they hold.
  */
-public final class Snapshots {
+public final class Snapshots<K, V> {
     private final ShardTable shards;
+    private final EntryCodec<K, V> codec;
     private final SnapshotMode mode;
     private final int retainVersions;
     private final OffHeapMemory memory = OffHeapMemory.unlimited();
@@ -45,14 +46,40 @@ public final class Snapshots {
     private final AtomicLong reusedCopies = new AtomicLong();
     private final AtomicLong copiesOnWrite = new AtomicLong();
 
-    Snapshots(ShardTable shards, SnapshotMode mode, int retainVersions) {
+    Snapshots(ShardTable shards, EntryCodec<K, V> codec, SnapshotMode mode, int retainVersions) {
         this.shards = shards;
+        this.codec = codec;
         this.mode = mode;
         this.retainVersions = retainVersions;
     }
 
-    SnapshotMode mode() {
+    /** @return the mode snapshots are taken in */
+    public SnapshotMode mode() {
         return mode;
+    }
+
+    /**
+     * Takes a snapshot in the map's mode.
+     *
+     * @param versioned whether the map retains it for {@link #snapshotAtVersion}
+     * @return a view holding one handle; release it
+     * @throws IllegalStateException if the map is closed
+     */
+    public SnapshotView<K, V> snapshot(boolean versioned) {
+        shards.openContext();
+        return new SnapshotView<>(codec, shards, take(versioned), shards.shardCount());
+    }
+
+    /**
+     * A new handle on the retained snapshot of {@code version}.
+     *
+     * @param version a version
+     * @return the view, or empty if that version is not retained
+     * @throws IllegalStateException if the map is closed
+     */
+    public Optional<SnapshotView<K, V>> snapshotAtVersion(long version) {
+        shards.openContext();
+        return atVersion(version).map(data -> new SnapshotView<>(codec, shards, data, shards.shardCount()));
     }
 
     /**
@@ -246,7 +273,8 @@ public final class Snapshots {
         }
     }
 
-    SnapshotStats stats() {
+    /** @return what snapshots have cost so far */
+    public SnapshotStats stats() {
         synchronized (lock) {
             return new SnapshotStats(taken.get(), shardCopies.get(), reusedCopies.get(), copiesOnWrite.get(),
                 memory.usedBytes(), retained.size(), lastVersion);

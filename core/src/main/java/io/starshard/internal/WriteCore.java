@@ -115,7 +115,7 @@ final class WriteCore {
             int previous = PRESENT;
             if (wantPrevious || expected != null) {
                 previous = segment.readValue(slot, f.read, 0);
-                if (expected != null && !MapEngine.valueEquals(expected, codec.decodeRead(f, previous))) {
+                if (expected != null && !ValueEquality.valueEquals(expected, codec.decodeRead(f, previous))) {
                     return MISMATCH;
                 }
             }

@@ -114,11 +114,11 @@ class SnapshotConcurrencyTest {
                 "every role ran: " + snapshots + " snapshots, " + transfers + " transfers, " + rebalances
                     + " rebalances");
             System.out.println("snapshots " + mode + ": " + snapshots + " snapshots, " + transfers + " transfers, "
-                + rebalances + " rebalances, " + engine.snapshotStats());
+                + rebalances + " rebalances, " + engine.snapshots().stats());
         } finally {
             engine.close();
         }
-        assertEquals(0, engine.snapshotStats().imageBytes(), "every copy freed once the map and snapshots closed");
+        assertEquals(0, engine.snapshots().stats().imageBytes(), "every copy freed once the map and snapshots closed");
     }
 
     private static Thread worker(AtomicReference<Throwable> failure, long deadline, Runnable step) {
@@ -202,9 +202,9 @@ class SnapshotConcurrencyTest {
     /** Takes a snapshot (sometimes versioned, then found again by its version) and checks every pair. */
     private static void checkSnapshot(MapEngine<Long, Long> engine, long[][] pairs, boolean scan) {
         final boolean versioned = ThreadLocalRandom.current().nextBoolean();
-        SnapshotView<Long, Long> view = engine.snapshot(versioned);
+        SnapshotView<Long, Long> view = engine.snapshots().snapshot(versioned);
         if (versioned) {
-            final SnapshotView<Long, Long> again = engine.snapshotAtVersion(view.version()).orElseThrow();
+            final SnapshotView<Long, Long> again = engine.snapshots().snapshotAtVersion(view.version()).orElseThrow();
             view.release();
             view = again;
         }
