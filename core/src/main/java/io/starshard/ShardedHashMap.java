@@ -1115,6 +1115,30 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
     }
 
     /**
+     * Takes a checkpoint of a {@link ShardedHashMapBuilder#persistedTo persisted} map now: the map is saved into its
+     * directory and the journal written before it is deleted, so a reopening has less to replay. Writers carry on
+     * meanwhile. The map also checkpoints by itself (in the background after
+     * {@link ShardedHashMapBuilder#checkpointAfter} journal bytes, and when closed).
+     *
+     * @throws java.io.IOException   if the checkpoint cannot be written (the previous one and the journal stay)
+     * @throws IllegalStateException if the map is closed or not persisted
+     */
+    public void checkpoint() throws java.io.IOException {
+        engine.persistedStore().checkpoint();
+    }
+
+    /**
+     * Forces every write a {@link ShardedHashMapBuilder#persistedTo persisted} map has journaled to the storage
+     * device (an {@code fsync}): once it returns, they survive a power loss, not only the death of the process.
+     *
+     * @throws java.io.IOException   if the device reports a failure
+     * @throws IllegalStateException if the map is closed or not persisted
+     */
+    public void sync() throws java.io.IOException {
+        engine.persistedStore().sync();
+    }
+
+    /**
      * Takes a snapshot: an immutable, per-shard consistent, off-heap copy of the map that later writes do not
      * change, readable as a {@link Map} (lookups, iteration, streams) until it is closed. What taking it costs
      * depends on the map's {@link SnapshotMode}: {@code CLONE} copies every shard now, {@code CACHED} only the

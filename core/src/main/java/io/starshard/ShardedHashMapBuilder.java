@@ -40,6 +40,11 @@ public final class ShardedHashMapBuilder<K, V> {
     private long maxPauseNanos = SegmentSpec.DEFAULT_MAX_PAUSE_NANOS;
     private SnapshotMode snapshotMode = SnapshotMode.CLONE;
     private int retainVersions;
+    private java.nio.file.Path persistedTo;
+    private long checkpointAfterBytes = DEFAULT_CHECKPOINT_AFTER_BYTES;
+
+    /** Journal bytes after which a persisted map checkpoints in the background, unless set otherwise. */
+    public static final long DEFAULT_CHECKPOINT_AFTER_BYTES = 256L << 20;
 
     @SuppressWarnings("unchecked")
     ShardedHashMapBuilder(Class<? super K> keyType, Class<? super V> valueType) {
@@ -241,19 +246,74 @@ public final class ShardedHashMapBuilder<K, V> {
         return this;
     }
 
+    /**
+     * Makes the map persistent in {@code directory}: {@link #build()} opens the map stored there (or creates it),
+     * and every write that returns is in a memory-mapped journal file, so it survives the process being killed.
+     * The entries themselves stay off-heap in memory as in any map; the directory holds a checkpoint (a
+     * {@link ShardedHashMap#save saved map}) and the journal of the writes since. Opening loads the checkpoint and
+     * replays the journal; a checkpoint is taken in the background once the journal has grown by
+     * {@link #checkpointAfter(long)} bytes, by {@link ShardedHashMap#checkpoint()}, and when the map is closed.
+     * Growth, rebalances, compaction and snapshots work as in a map in memory. A power loss keeps only the writes
+     * before the last {@link ShardedHashMap#sync()} or checkpoint. Needs Chronicle Bytes on the class path (see
+     * {@code docs/persistence.md}).
+     *
+     * <p>One process at a time: opening a directory that another process (or another map of this JVM) has open is
+     * refused with an {@link IllegalStateException}, and nothing is changed.
+     *
+     * @param directory the map's directory, created if absent
+     * @return this builder
+     */
+    public ShardedHashMapBuilder<K, V> persistedTo(java.nio.file.Path directory) {
+        this.persistedTo = requireNonNull(directory, "directory");
+        return this;
+    }
+
+    /**
+     * Journal bytes after which a {@link #persistedTo persisted} map takes a checkpoint in the background (default
+     * 256 MiB): the bound on the journal a reopening replays, and on the disk it takes beside the checkpoint.
+     *
+     * @param journalBytes bytes, at least 1 MiB
+     * @return this builder
+     * @throws IllegalArgumentException if below 1 MiB
+     */
+    public ShardedHashMapBuilder<K, V> checkpointAfter(long journalBytes) {
+        if (journalBytes < (1L << 20)) {
+            throw new IllegalArgumentException("checkpointAfter must be at least 1 MiB (1048576 bytes), was "
+                + journalBytes);
+        }
+        this.checkpointAfterBytes = journalBytes;
+        return this;
+    }
+
     /** The most versions a map may retain: each holds its copies, so the bound keeps a typo from filling memory. */
     static final int MAX_RETAINED_VERSIONS = 1024;
 
     /**
-     * Builds the map. Allocates no off-heap memory: shards are created by their first write.
+     * Builds the map. Allocates no off-heap memory: shards are created by their first write. A
+     * {@link #persistedTo persisted} map is opened: its checkpoint loaded and its journal replayed.
      *
      * @return a new map; close it when done (try-with-resources)
+     * @throws java.io.UncheckedIOException if a persisted map's files cannot be read or written; its cause is a
+     *                                      {@link CorruptedFileException} if one of them does not check (then
+     *                                      nothing was changed)
      * @throws ShardCountException      if the shard count is negative or above the cap
      * @throws IllegalArgumentException if a codec handles another type than the builder's
      * @throws IllegalStateException    if the JVM lacks the flag the off-heap access needs (the message says which
      *                                  and how to pass it)
      */
     public ShardedHashMap<K, V> build() {
+        if (persistedTo != null) {
+            try {
+                return openPersisted();
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException("cannot open the persisted map in " + persistedTo + ": "
+                    + e.getMessage(), e);
+            }
+        }
+        return buildInMemory();
+    }
+
+    private ShardedHashMap<K, V> buildInMemory() {
         final int requested = ShardedHashMap.requestedShards(shards, maxShards);
         if (requested > maxShards) {
             throw new ShardCountException(requested, maxShards);
@@ -299,20 +359,12 @@ public final class ShardedHashMapBuilder<K, V> {
     public ShardedHashMap<K, V> load(java.nio.file.Path file, PersistenceListener listener)
         throws java.io.IOException {
         requireNonNull(file, "file");
+        if (persistedTo != null) {
+            throw new IllegalStateException("load() builds a map in memory; a persisted map is opened by build()."
+                + " To fill a persisted map from a saved file, load it and putAll into the persisted one");
+        }
         try (io.starshard.internal.MapFileReader reader = new io.starshard.internal.MapFileReader(file)) {
-            final long seed = reader.header().seed();
-            if (hashSeed != null && hashSeed != seed) {
-                throw new IllegalArgumentException(file + " was saved with hash seed " + seed + " and its entries"
-                    + " are stored by that seed's hashes; do not set another hashSeed (" + hashSeed + ") to load it");
-            }
-            final Long chosen = hashSeed;
-            hashSeed = seed;
-            final ShardedHashMap<K, V> map;
-            try {
-                map = build();
-            } finally {
-                hashSeed = chosen;
-            }
+            final ShardedHashMap<K, V> map = buildWithSeed(reader.header().seed(), file);
             try {
                 reader.loadInto(map.engine(), listener);
                 return map;
@@ -320,6 +372,40 @@ public final class ShardedHashMapBuilder<K, V> {
                 map.close();
                 throw e;
             }
+        }
+    }
+
+    /** Builds a map in memory with the hash seed its stored entries were hashed with. */
+    private ShardedHashMap<K, V> buildWithSeed(long seed, java.nio.file.Path storedIn) {
+        if (hashSeed != null && hashSeed != seed) {
+            throw new IllegalArgumentException(storedIn + " was written with hash seed " + seed + " and its entries"
+                + " are stored by that seed's hashes; do not set another hashSeed (" + hashSeed + ") to open it");
+        }
+        final Long chosen = hashSeed;
+        hashSeed = seed;
+        try {
+            return buildInMemory();
+        } finally {
+            hashSeed = chosen;
+        }
+    }
+
+    /** Opens (or creates) the persisted map in {@link #persistedTo}; on any failure nothing is left open. */
+    private ShardedHashMap<K, V> openPersisted() throws java.io.IOException {
+        final io.starshard.internal.PersistedStore store = io.starshard.internal.PersistedStore.lock(persistedTo);
+        ShardedHashMap<K, V> map = null;
+        try {
+            final Long seed = store.hashSeed();
+            map = seed == null ? buildInMemory() : buildWithSeed(seed, persistedTo);
+            store.open(map.engine(), checkpointAfterBytes, null);
+            store.registerLeakCleaner(map);
+            return map;
+        } catch (java.io.IOException | RuntimeException | Error e) {
+            if (map != null) {
+                map.close();
+            }
+            store.abandon();
+            throw e;
         }
     }
 

@@ -51,6 +51,8 @@ public final class MapEngine<K, V> {
     private final ReadProtocol reads;
     private final WriteCore core;
     private final Rebalancer rebalancer;
+    /** The persisted map's store, or null. Set once before the map is published (see {@link #attachPersistence}). */
+    private PersistedStore persistence;
 
     private MapEngine(EntryCodec<K, V> codec, ShardTable shards, SnapshotMode snapshotMode, int retainVersions) {
         this.codec = codec;
@@ -626,23 +628,24 @@ public final class MapEngine<K, V> {
      */
     public int retain(BiPredicate<? super K, ? super V> keep) {
         final ThreadContext ctx = shards.openContext();
-        return (int) shards.forEachRange(true, (segment, from, to) -> {
+        return (int) shards.forEachRange(true, (segment, from, to, whole) -> {
             final Frame f = ctx.push();
             ctx.enterLocked(shards);
             try {
                 int removed = 0;
                 for (int slot = segment.nextFull(0); slot >= 0; slot = segment.nextFull(slot + 1)) {
-                    if (!ShardTable.routesInto(segment.hashAt(slot), from, to)) {
+                    if (!whole && !ShardTable.routesInto(segment.hashAt(slot), from, to)) {
                         continue;
                     }
-                    final K key = codec.decodeKey(f.key, 0, segment.readKey(slot, f.key, 0));
+                    f.keyLength = segment.readKey(slot, f.key, 0);
+                    final K key = codec.decodeKey(f.key, 0, f.keyLength);
                     final V value = codec.decodeRead(f, segment.readValue(slot, f.read, 0));
                     if (!keep.test(key, value)) {
-                        segment.removeAt(slot);
+                        f.hash = segment.hashAt(slot);
+                        core.removeAt(segment, slot, f);
                         removed++;
                     }
                 }
-                shards.removed(removed);
                 return removed;
             } finally {
                 ctx.exitLocked();
@@ -654,9 +657,13 @@ public final class MapEngine<K, V> {
     /** Removes every entry, shard range by shard range. */
     public void clear() {
         shards.openContext();
-        shards.forEachRange(true, (segment, from, to) -> {
+        final Journal journal = core.journal();
+        shards.forEachRange(true, (segment, from, to, whole) -> {
+            if (journal != null) {
+                journal.appendRange(from, to);
+            }
             int removed = 0;
-            if (from == 0 && to == ShardTable.ROUTING_END) {
+            if (whole) {
                 removed = segment.size();
                 segment.clear();
             } else {
@@ -928,8 +935,96 @@ public final class MapEngine<K, V> {
 
     /** Frees all off-heap memory; idempotent. Open snapshots keep their copies (and get one if they had none). */
     public void close() {
+        final PersistedStore store = persistence;
+        if (store != null) {
+            store.beforeClose();   // the last checkpoint, while the map can still be read
+        }
         snapshots.close();
         shards.close("map is closed");
+        if (store != null) {
+            store.afterClose();    // no write is in progress any more: the journal and its lock go
+        }
+    }
+
+    // =========================================================================================================
+    // Persistence: the journal of a persisted map, and its replay
+    // =========================================================================================================
+
+    /**
+     * Makes this a persisted map: every later write is journaled, and closing checkpoints and closes the store.
+     * Called once, after the replay and before the map is handed to its user.
+     */
+    void attachPersistence(PersistedStore store, Journal journal) {
+        core.attachJournal(journal);
+        this.persistence = store;
+    }
+
+    /**
+     * The persisted map's store.
+     *
+     * @return the store
+     * @throws IllegalStateException if the map is closed or not persisted
+     */
+    public PersistedStore persistedStore() {
+        shards.openContext();
+        if (persistence == null) {
+            throw new IllegalStateException("this map is not persisted: build it with persistedTo(directory)");
+        }
+        return persistence;
+    }
+
+    /** @return whether the map is persisted */
+    public boolean isPersisted() {
+        return persistence != null;
+    }
+
+    /** Replays a journal's "the key now has this value" (lengths already checked against the codecs). */
+    void replayPut(DirectBuffer key, int keyOffset, int keyLength, DirectBuffer value, int valueOffset,
+                   int valueLength) {
+        final ThreadContext ctx = shards.openContext();
+        final Frame f = replayFrame(ctx, key, keyOffset, keyLength);
+        try {
+            f.value.putBytes(0, value, valueOffset, valueLength);
+            f.valueLength = valueLength;
+            core.putVal(ctx, f, false, false);
+        } finally {
+            ctx.pop();
+        }
+    }
+
+    /** Replays a journal's "the key is absent". */
+    void replayRemove(DirectBuffer key, int keyOffset, int keyLength) {
+        final ThreadContext ctx = shards.openContext();
+        final Frame f = replayFrame(ctx, key, keyOffset, keyLength);
+        try {
+            core.replaceNode(ctx, f, true, null, false);
+        } finally {
+            ctx.pop();
+        }
+    }
+
+    private Frame replayFrame(ThreadContext ctx, DirectBuffer key, int keyOffset, int keyLength) {
+        final Frame f = ctx.push();
+        f.key.putBytes(0, key, keyOffset, keyLength);
+        f.keyLength = keyLength;
+        f.hash = codec.hashOf(f.key, 0, keyLength);
+        return f;
+    }
+
+    /** Replays a journal's "every key routed into {@code [from, to)} is absent". */
+    void replayRange(long from, long to) {
+        shards.openContext();
+        shards.forEachRange(true, from, to, (segment, rangeFrom, rangeTo, whole) -> {
+            int removed = 0;
+            for (int slot = segment.nextFull(0); slot >= 0; slot = segment.nextFull(slot + 1)) {
+                if (ShardTable.routesInto(segment.hashAt(slot), rangeFrom, rangeTo)) {
+                    segment.removeAt(slot);
+                    removed++;
+                }
+            }
+            shards.removed(removed);
+            return removed;
+        });
     }
 
     // =========================================================================================================

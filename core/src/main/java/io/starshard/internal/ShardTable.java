@@ -433,9 +433,11 @@ final class ShardTable {
          * @param routingFrom first routing value (high 32 hash bits) to act on
          * @param routingTo   end of the routing values to act on; the segment may hold entries outside the range
          *                    (a previous segment of a rebalance), which the task must leave alone
+         * @param whole       whether every entry of the segment routes into the range (an active shard's whole
+         *                    range), so the task may skip its per-entry routing test
          * @return a count the caller sums
          */
-        long run(Segment segment, long routingFrom, long routingTo);
+        long run(Segment segment, long routingFrom, long routingTo, boolean whole);
     }
 
     /** Whether {@code hash}'s routing bits lie in {@code [routingFrom, routingTo)}. */
@@ -456,13 +458,18 @@ final class ShardTable {
      * @return the sum of the task's results
      */
     long forEachRange(boolean write, RangeTask task) {
+        return forEachRange(write, 0, ROUTING_END, task);
+    }
+
+    /** {@link #forEachRange(boolean, RangeTask)} over the routing values in {@code [from, to)} only. */
+    long forEachRange(boolean write, long from, long to, RangeTask task) {
         checkOpen();   // also when no shard exists yet
         long sum = 0;
-        long boundary = 0;
-        while (boundary < ROUTING_END) {
+        long boundary = from;
+        while (boundary < to) {
             final Layout l = layout;
             final int index = (int) ((boundary * l.count) >>> 32);
-            final long end = KeyHasher.shardStart(index + 1, l.count);
+            final long end = Math.min(to, KeyHasher.shardStart(index + 1, l.count));
             final long result = onRange(l, index, boundary, end, write, task);
             if (result != STALE) {
                 sum += result;
@@ -486,9 +493,9 @@ final class ShardTable {
             final int index = (int) ((boundary * l.count) >>> 32);
             final long end = Math.min(limit, KeyHasher.shardStart(index + 1, l.count));
             written[0] = 0;
-            final long result = onRange(l, index, boundary, end, false, (segment, from, to) -> {
+            final long result = onRange(l, index, boundary, end, false, (segment, from, to, whole) -> {
                 final long r = segment.exportRange(0, Integer.MAX_VALUE, out, written[0],
-                    Integer.MAX_VALUE - 16 - written[0], from, to);
+                    Integer.MAX_VALUE - 16 - written[0], whole ? 0 : from, whole ? ROUTING_END : to);
                 written[0] += Segment.exportBytes(r);
                 return 0;
             });
@@ -560,15 +567,15 @@ final class ShardTable {
             long sum = 0;
             for (int k = 0; k < previousCount; k++) {
                 if (group[k] != null) {
-                    sum += task.run(group[k].segment, routingFrom, routingTo);
+                    sum += task.run(group[k].segment, routingFrom, routingTo, false);
                     markIfDrained(group[k]);
                 }
             }
             final Shard active = group[previousCount];
             if (active != null) {
-                // Every entry of an active shard routes into its own range: a range that covers it all is the
-                // whole space for this segment, which lets the task skip its per-entry routing test.
-                sum += whole ? task.run(active.segment, 0, ROUTING_END) : task.run(active.segment, routingFrom, routingTo);
+                // Every entry of an active shard routes into its own range: a range that covers it all lets the task
+                // skip its per-entry routing test.
+                sum += task.run(active.segment, routingFrom, routingTo, whole);
             }
             return sum;
         });
@@ -626,7 +633,7 @@ final class ShardTable {
             boolean stale = false;
             for (int i = 0; i < l.count && !stale; i++) {
                 final long load = onRange(l, i, KeyHasher.shardStart(i, l.count), KeyHasher.shardStart(i + 1, l.count),
-                    false, Segment::entriesInRouting);
+                    false, (segment, from, to, whole) -> whole ? segment.size() : segment.entriesInRouting(from, to));
                 stale = load == STALE;
                 loads[i] = load;
             }
@@ -743,9 +750,9 @@ final class ShardTable {
             }
             return;
         }
-        final long entries = forEachRange(false, (segment, from, to) -> {
+        final long entries = forEachRange(false, (segment, from, to, whole) -> {
             segment.verifyInvariants();
-            return segment.entriesInRouting(from, to);
+            return segment.entriesInRouting(whole ? 0 : from, whole ? ROUTING_END : to);
         });
         checkRoutingOfEveryShard(layout);
         if (entries != size()) {

@@ -37,10 +37,25 @@ final class WriteCore {
 
     private final ShardTable shards;
     private final EntryCodec<?, ?> codec;
+    /**
+     * The persisted map's journal, or null for a map in memory only. Set once, before the map is handed to its user
+     * (a persisted map replays its journal into the engine first, without journaling the replay).
+     */
+    private Journal journal;
 
     WriteCore(ShardTable shards, EntryCodec<?, ?> codec) {
         this.shards = shards;
         this.codec = codec;
+    }
+
+    /** Journals every later write; called before the map is published. */
+    void attachJournal(Journal journal) {
+        this.journal = journal;
+    }
+
+    /** @return the journal, or null for a map in memory only */
+    Journal journal() {
+        return journal;
     }
 
     /**
@@ -73,7 +88,7 @@ final class WriteCore {
             }
             final int previous = wantPrevious ? segment.readValue(slot, f.read, 0) : PRESENT;
             if (!onlyIfAbsent) {
-                segment.replaceValue(slot, f.value, 0, f.valueLength);
+                replaceValue(segment, slot, f, f.valueLength);
             }
             return previous;
         } finally {
@@ -120,10 +135,9 @@ final class WriteCore {
                 }
             }
             if (remove) {
-                segment.removeAt(slot);
-                shards.removed(1);
+                removeAt(segment, slot, f);
             } else {
-                segment.replaceValue(slot, f.value, 0, f.valueLength);
+                replaceValue(segment, slot, f, f.valueLength);
             }
             return previous;
         } finally {
@@ -159,21 +173,69 @@ final class WriteCore {
             if (updated >= 0) {
                 f.valueLength = updated;
                 if (slot >= 0) {
-                    segment.replaceValue(slot, f.value, 0, updated);
+                    replaceValue(segment, slot, f, updated);
                 } else {
                     insert(segment, f);
                 }
             } else if (updated == REMOVE && slot >= 0) {
-                segment.removeAt(slot);
-                shards.removed(1);
+                removeAt(segment, slot, f);
             }
         } finally {
             ShardTable.unlockWrite(shard);
         }
     }
 
+    // The three changes a write makes to a segment, each journaled for a persisted map: the lane is locked (and its
+    // file grown) before the segment changes, so a full disk changes nothing, and the record is appended after the
+    // segment accepted the change, so a full budget journals nothing. Both happen under the key's shard lock.
+
     private void insert(Segment segment, Frame f) {
-        segment.insert(f.hash, f.key, 0, f.keyLength, f.value, 0, f.valueLength);
+        final JournalLane lane = journal == null ? null
+            : journal.lock(f.hash, JournalFormat.recordLength(f.keyLength, f.valueLength));
+        try {
+            segment.insert(f.hash, f.key, 0, f.keyLength, f.value, 0, f.valueLength);
+            if (lane != null) {
+                lane.appendPut(f.key.byteArray(), f.keyLength, f.value.byteArray(), f.valueLength);
+            }
+        } finally {
+            if (lane != null) {
+                lane.unlock();
+            }
+        }
         shards.added();
+    }
+
+    private void replaceValue(Segment segment, int slot, Frame f, int valueLength) {
+        final JournalLane lane = journal == null ? null
+            : journal.lock(f.hash, JournalFormat.recordLength(f.keyLength, valueLength));
+        try {
+            segment.replaceValue(slot, f.value, 0, valueLength);
+            if (lane != null) {
+                lane.appendPut(f.key.byteArray(), f.keyLength, f.value.byteArray(), valueLength);
+            }
+        } finally {
+            if (lane != null) {
+                lane.unlock();
+            }
+        }
+    }
+
+    /**
+     * Removes the entry at {@code slot}, whose key is in {@code f.key}, and counts it.
+     */
+    void removeAt(Segment segment, int slot, Frame f) {
+        final JournalLane lane = journal == null ? null
+            : journal.lock(f.hash, JournalFormat.recordLength(f.keyLength, 0));
+        try {
+            segment.removeAt(slot);
+            if (lane != null) {
+                lane.appendRemove(f.key.byteArray(), f.keyLength);
+            }
+        } finally {
+            if (lane != null) {
+                lane.unlock();
+            }
+        }
+        shards.removed(1);
     }
 }
