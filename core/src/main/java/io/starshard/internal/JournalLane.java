@@ -58,6 +58,8 @@ final class JournalLane {
 
     /** The mapping the next record goes into: it covers {@code [storeStart, storeStart + CHUNK + overlap)}. */
     private MappedBytesStore store;
+    /** The mapping's memory, from {@code storeStart}: every write is checked against its capacity. */
+    private final UnsafeBuffer view = new UnsafeBuffer(0, 0);
     private long storeStart = -1;
     /** Where the next record goes. Guarded by {@link #lock}. */
     private long position = FILE_HEADER_BYTES;
@@ -174,19 +176,20 @@ final class JournalLane {
         scratch.putInt(VALUE_LENGTH - CHECKED_FROM, valueLength, ByteOrder.LITTLE_ENDIAN);
         final byte[] header = scratch.byteArray();
         final int headerBytes = RECORD_HEADER_BYTES - CHECKED_FROM;
+        final int offset = (int) (at - storeStart);
         crc.reset();
         crc.update(header, 0, headerBytes);
-        store.write(at + CHECKED_FROM, header, 0, headerBytes);
+        view.putBytes(offset + CHECKED_FROM, header, 0, headerBytes);
         if (keyLength > 0) {
             crc.update(key, 0, keyLength);
-            store.write(at + RECORD_HEADER_BYTES, key, 0, keyLength);
+            view.putBytes(offset + RECORD_HEADER_BYTES, key, 0, keyLength);
         }
         if (valueLength > 0) {
             crc.update(value, 0, valueLength);
-            store.write(at + RECORD_HEADER_BYTES + keyLength, value, 0, valueLength);
+            view.putBytes(offset + RECORD_HEADER_BYTES + keyLength, value, 0, valueLength);
         }
         // Last, and ordered after the bytes above: the word that makes the record part of the lane.
-        store.writeOrderedLong(at, (crc.getValue() << 32) | length);
+        view.putLongRelease(offset, (crc.getValue() << 32) | length);
         position = at + length;
         appended += length;
     }
@@ -220,6 +223,7 @@ final class JournalLane {
     /** Unmaps and closes a retired lane, forcing nothing, and unlocks it. Idempotent. */
     void release() {
         try {
+            view.wrap(new byte[0]);
             if (store != null) {
                 store.release(owner);
                 store = null;
@@ -243,8 +247,12 @@ final class JournalLane {
         if (end > allocated) {
             growTo(Math.max(end, allocated + GROWTH_BYTES));
         }
-        if (position >= storeStart + CHUNK_BYTES) {
+        if (position >= storeStart + CHUNK_BYTES || end - storeStart > view.capacity()) {
             mapFor(position);
+        }
+        if (end - storeStart > view.capacity()) {
+            throw new IOException("a record of " + recordLength + " bytes at " + position + " does not fit the"
+                + " mapping of [" + storeStart + ", " + (storeStart + view.capacity()) + ")");
         }
     }
 
@@ -259,6 +267,8 @@ final class JournalLane {
         }
         store = next;
         storeStart = next.start();
+        // Bounds-checked access to exactly the mapped chunk and its overlap (capacity() is an absolute offset).
+        view.wrap(next.addressForWrite(storeStart), (int) Math.min(Integer.MAX_VALUE, next.capacity() - storeStart));
     }
 
     /** Allocates the file up to {@code end} by writing zeros after what is allocated. */
