@@ -41,7 +41,7 @@ final class JournalLane {
     /** Bytes each mapping covers (plus the overlap). */
     private static final long CHUNK_BYTES = 8L << 20;
     /** The file grows by at least this much zero-filled space at a time. */
-    private static final long GROWTH_BYTES = 1L << 20;
+    private static final long GROWTH_BYTES = 64L << 10;
     /** The name a lane's file has until its header is written. */
     static final String CREATING_SUFFIX = ".creating";
     private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(1 << 20).asReadOnlyBuffer();

@@ -67,6 +67,10 @@ public class PersistedMapBenchmark {
         @Param({"1000000"})
         public int entries;
 
+        /** The persisted map's {@code checkpointAfter}, in MiB (the default is 256). */
+        @Param({"256"})
+        public long checkpointMiB;
+
         Path dir;
         ShardedHashMap<Long, Long> starshard;
         ChronicleMap<Long, Long> chronicle;
@@ -86,7 +90,7 @@ public class PersistedMapBenchmark {
                     break;
                 case STARSHARD_PERSISTED:
                     starshard = ShardedHashMap.builder(Long.class, Long.class).expectedEntries(entries)
-                        .persistedTo(dir.resolve("map")).build();
+                        .persistedTo(dir.resolve("map")).checkpointAfter(checkpointMiB << 20).build();
                     break;
                 default:
                     chronicle = ChronicleMapBuilder.of(Long.class, Long.class).entries(entries)
