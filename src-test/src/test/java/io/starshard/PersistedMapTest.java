@@ -237,6 +237,81 @@ class PersistedMapTest {
     }
 
     @Test
+    void closingWhileWritersRunKeepsEveryWriteThatReturned() throws Exception {
+        final Path where = dir.resolve("map");
+        final ShardedHashMap<Long, Long> map = longs(where).build();
+        final int writers = 3;
+        final long[] lastReturned = new long[writers];
+        final Thread[] threads = new Thread[writers];
+        final java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(writers);
+        for (int t = 0; t < writers; t++) {
+            final int id = t;
+            lastReturned[t] = -1;
+            threads[t] = new Thread(() -> {
+                started.countDown();
+                try {
+                    for (long i = 0; ; i++) {
+                        map.put(id * 1_000_000_000L + i, i);
+                        lastReturned[id] = i;
+                    }
+                } catch (IllegalStateException closed) {
+                    assertTrue(closed.getMessage().contains("closed"), closed.getMessage());
+                }
+            });
+            threads[t].start();
+        }
+        started.await();
+        Thread.sleep(300);
+        map.close();
+        for (Thread t : threads) {
+            t.join(30_000);
+            assertTrue(!t.isAlive(), "a writer did not stop after close");
+        }
+        try (ShardedHashMap<Long, Long> reopened = longs(where).build()) {
+            long total = 0;
+            for (int t = 0; t < writers; t++) {
+                assertTrue(lastReturned[t] > 0, "writer " + t + " wrote");
+                for (long i = 0; i <= lastReturned[t]; i++) {
+                    assertEquals(i, reopened.getLong(t * 1_000_000_000L + i, -1L), "writer " + t + " write " + i);
+                }
+                total += lastReturned[t] + 1;
+            }
+            // A write in progress at the close may have landed too, never more than one per writer.
+            assertTrue(reopened.size() >= total && reopened.size() <= total + writers,
+                reopened.size() + " entries for " + total + " returned writes");
+            MapInvariants.checkLive(reopened);
+        }
+    }
+
+    @Test
+    void aWriteTheBudgetRefusesIsNotJournaled() throws IOException {
+        final Path where = dir.resolve("map");
+        final Map<String, byte[]> model = new HashMap<>();
+        try (ShardedHashMap<String, byte[]> map = ShardedHashMap.builder(String.class, byte[].class).shards(2)
+            .memoryBudget(2L << 20).persistedTo(where).build()) {
+            int refused = 0;
+            for (int i = 0; i < 5_000 && refused < 20; i++) {
+                final byte[] value = new byte[1_000];
+                value[0] = (byte) i;
+                try {
+                    map.put("k" + i, value);
+                    model.put("k" + i, value);
+                } catch (io.starshard.offheap.OffHeapMemoryExhaustedException e) {
+                    refused++;
+                }
+            }
+            assertEquals(20, refused, "the budget refused writes");
+            copyDirectory(where, dir.resolve("crashed"));
+        }
+        for (Path p : new Path[] {where, dir.resolve("crashed")}) {
+            try (ShardedHashMap<String, byte[]> map = ShardedHashMap.builder(String.class, byte[].class).shards(2)
+                .memoryBudget(2L << 20).persistedTo(p).build()) {
+                assertEquals(model.keySet(), new java.util.HashSet<>(map.keySet()));
+            }
+        }
+    }
+
+    @Test
     void persistenceMethodsOfAMapInMemoryExplainThemselves() {
         try (ShardedHashMap<Long, Long> map = ShardedHashMap.create(Long.class, Long.class)) {
             final IllegalStateException e = assertThrows(IllegalStateException.class, map::checkpoint);
