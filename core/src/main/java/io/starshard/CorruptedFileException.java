@@ -14,6 +14,8 @@ public final class CorruptedFileException extends IOException {
     private final long offset;
 
     /**
+     * Creates the exception.
+     *
      * @param file   the file, for the message
      * @param offset where the problem was found
      * @param what   what is wrong

@@ -8,6 +8,8 @@ package io.starshard;
 @FunctionalInterface
 public interface PersistenceListener {
     /**
+     * Reports how far a save or load has got.
+     *
      * @param entriesDone  entries written or loaded so far
      * @param entriesTotal entries in all (for a save of a map being written, the count when the save started)
      * @param bytesDone    bytes of the file written or read so far

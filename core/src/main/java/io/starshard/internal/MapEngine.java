@@ -973,7 +973,11 @@ public final class MapEngine<K, V> {
         return persistence;
     }
 
-    /** @return whether the map is persisted */
+    /**
+     * Returns whether the map is persisted.
+     *
+     * @return whether the map is persisted
+     */
     public boolean isPersisted() {
         return persistence != null;
     }
@@ -1040,12 +1044,20 @@ public final class MapEngine<K, V> {
         return snapshots;
     }
 
-    /** @return the key class */
+    /**
+     * Returns the key class.
+     *
+     * @return the key class
+     */
     public Class<K> keyType() {
         return codec.keyType();
     }
 
-    /** @return the value class */
+    /**
+     * Returns the value class.
+     *
+     * @return the value class
+     */
     public Class<V> valueType() {
         return codec.valueType();
     }

@@ -52,17 +52,29 @@ public final class MapFileReader implements AutoCloseable {
             this.length = length;
         }
 
-        /** @return the hash seed the entries were hashed with */
+        /**
+         * Returns the hash seed the entries were hashed with.
+         *
+         * @return the hash seed the entries were hashed with
+         */
         public long seed() {
             return seed;
         }
 
-        /** @return the entries the file holds */
+        /**
+         * Returns the entries the file holds.
+         *
+         * @return the entries the file holds
+         */
         public long entries() {
             return entries;
         }
 
-        /** @return the shard count of the saved map */
+        /**
+         * Returns the shard count of the saved map.
+         *
+         * @return the shard count of the saved map
+         */
         public int shardCount() {
             return shardCount;
         }
@@ -103,7 +115,11 @@ public final class MapFileReader implements AutoCloseable {
         }
     }
 
-    /** @return the checked header */
+    /**
+     * Returns the checked header.
+     *
+     * @return the checked header
+     */
     public Header header() {
         return header;
     }

@@ -212,7 +212,11 @@ public final class PersistedStore {
         journal.force();
     }
 
-    /** @return the directory */
+    /**
+     * Returns the directory.
+     *
+     * @return the directory
+     */
     public Path directory() {
         return directory;
     }

@@ -39,42 +39,74 @@ public final class SnapshotView<K, V> {
         this.shardCount = shardCount;
     }
 
-    /** @return the key class */
+    /**
+     * Returns the key class.
+     *
+     * @return the key class
+     */
     public Class<K> keyType() {
         return codec.keyType();
     }
 
-    /** @return the value class */
+    /**
+     * Returns the value class.
+     *
+     * @return the value class
+     */
     public Class<V> valueType() {
         return codec.valueType();
     }
 
-    /** @return the map's shard count when the snapshot was taken */
+    /**
+     * Returns the map's shard count when the snapshot was taken.
+     *
+     * @return the map's shard count when the snapshot was taken
+     */
     public int shardCount() {
         return shardCount;
     }
 
-    /** @return the snapshot's version, unique and increasing among the map's snapshots */
+    /**
+     * Returns the snapshot's version, unique and increasing among the map's snapshots.
+     *
+     * @return the snapshot's version, unique and increasing among the map's snapshots
+     */
     public long version() {
         return data.version;
     }
 
-    /** @return the mode it was taken in */
+    /**
+     * Returns the mode it was taken in.
+     *
+     * @return the mode it was taken in
+     */
     public SnapshotMode mode() {
         return data.mode;
     }
 
-    /** @return when it was taken (wall clock) */
+    /**
+     * Returns when it was taken (wall clock).
+     *
+     * @return when it was taken (wall clock)
+     */
     public Instant takenAt() {
         return data.takenAt;
     }
 
-    /** @return when it was taken ({@link System#nanoTime()}) */
+    /**
+     * Returns when it was taken ({@link System#nanoTime()}).
+     *
+     * @return when it was taken ({@link System#nanoTime()})
+     */
     public long takenAtNanos() {
         return data.takenAtNanos;
     }
 
-    /** @return entries in the snapshot */
+    /**
+     * Returns entries in the snapshot.
+     *
+     * @return entries in the snapshot
+     */
     public long size() {
         data.checkOpen();
         return data.size;

@@ -29,6 +29,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Memory. Copies are allocated from an accountant of their own, outside the map's budget: a full map must
  * still be able to take a snapshot, and a snapshot must never make a put fail. {@link SnapshotStats#imageBytes}
  * shows what they hold.
+ *
+ * @param <K> key type
+ * @param <V> value type
  */
 public final class Snapshots<K, V> {
     private final ShardTable shards;
@@ -53,7 +56,11 @@ public final class Snapshots<K, V> {
         this.retainVersions = retainVersions;
     }
 
-    /** @return the mode snapshots are taken in */
+    /**
+     * Returns the mode snapshots are taken in.
+     *
+     * @return the mode snapshots are taken in
+     */
     public SnapshotMode mode() {
         return mode;
     }
@@ -273,7 +280,11 @@ public final class Snapshots<K, V> {
         }
     }
 
-    /** @return what snapshots have cost so far */
+    /**
+     * Returns what snapshots have cost so far.
+     *
+     * @return what snapshots have cost so far
+     */
     public SnapshotStats stats() {
         synchronized (lock) {
             return new SnapshotStats(taken.get(), shardCopies.get(), reusedCopies.get(), copiesOnWrite.get(),
