@@ -88,6 +88,31 @@ class PersistedCrashTest {
         assertTrue(totalWrites > 0, "the children wrote");
     }
 
+    @Test
+    void aDirectoryAnotherProcessHasOpenIsRefused() throws Exception {
+        final Path where = dir.resolve("shared");
+        final Process child = startChild(where, new long[THREADS]);
+        final StringBuilder output = new StringBuilder();
+        final long[] acked = new long[THREADS];
+        final Thread reader = new Thread(() -> readAcks(child, acked, output));
+        reader.start();
+        try {
+            assertTrue(waitForOpen(output, 60_000), "the child did not open the map:\n" + output);
+            Thread.sleep(300);   // and writes
+            final IllegalStateException refused = org.junit.jupiter.api.Assertions.assertThrows(
+                IllegalStateException.class, () -> open(where, 8));
+            assertTrue(refused.getMessage().contains("another process"), refused.getMessage());
+        } finally {
+            child.destroyForcibly();
+            child.waitFor(60, TimeUnit.SECONDS);
+            reader.join(10_000);
+        }
+        try (ShardedHashMap<Long, Long> map = open(where, 8)) {   // the lock went with the process
+            MapInvariants.checkLive(map);
+            assertTrue(map.size() > 0, "the child's writes are there");
+        }
+    }
+
     private static ShardedHashMap<Long, Long> open(Path where, int shards) {
         return ShardedHashMap.builder(Long.class, Long.class).persistedTo(where).shards(shards)
             .checkpointAfter(1L << 20).build();
