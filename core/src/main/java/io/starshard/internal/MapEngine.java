@@ -657,10 +657,17 @@ public final class MapEngine<K, V> {
     /** Removes every entry, shard range by shard range. */
     public void clear() {
         shards.openContext();
-        final Journal journal = core.journal();
-        shards.forEachRange(true, (segment, from, to, whole) -> {
+        removeRange(0, ShardTable.ROUTING_END, core.journal());
+    }
+
+    /**
+     * Removes every entry routed into {@code [from, to)}, shard range by shard range, each under its locks; journals
+     * each range first if {@code journal} is not null.
+     */
+    private void removeRange(long from, long to, Journal journal) {
+        shards.forEachRange(true, from, to, (segment, rangeFrom, rangeTo, whole) -> {
             if (journal != null) {
-                journal.appendRange(from, to);
+                journal.appendRange(rangeFrom, rangeTo);
             }
             int removed = 0;
             if (whole) {
@@ -668,7 +675,7 @@ public final class MapEngine<K, V> {
                 segment.clear();
             } else {
                 for (int slot = segment.nextFull(0); slot >= 0; slot = segment.nextFull(slot + 1)) {
-                    if (ShardTable.routesInto(segment.hashAt(slot), from, to)) {
+                    if (ShardTable.routesInto(segment.hashAt(slot), rangeFrom, rangeTo)) {
                         segment.removeAt(slot);
                         removed++;
                     }
@@ -1018,17 +1025,7 @@ public final class MapEngine<K, V> {
     /** Replays a journal's "every key routed into {@code [from, to)} is absent". */
     void replayRange(long from, long to) {
         shards.openContext();
-        shards.forEachRange(true, from, to, (segment, rangeFrom, rangeTo, whole) -> {
-            int removed = 0;
-            for (int slot = segment.nextFull(0); slot >= 0; slot = segment.nextFull(slot + 1)) {
-                if (ShardTable.routesInto(segment.hashAt(slot), rangeFrom, rangeTo)) {
-                    segment.removeAt(slot);
-                    removed++;
-                }
-            }
-            shards.removed(removed);
-            return removed;
-        });
+        removeRange(from, to, null);
     }
 
     // =========================================================================================================
