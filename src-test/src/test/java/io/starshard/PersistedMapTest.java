@@ -311,6 +311,87 @@ class PersistedMapTest {
         }
     }
 
+    /**
+     * Damaged journals: random truncations, flipped bits, and record lengths forged (past the end, negative, huge)
+     * with their checksum recomputed. Each is either rejected with {@link CorruptedFileException} or, where the
+     * damage hit bytes no record covers (padding, the zeroed tail), opens to exactly the undamaged contents; never
+     * another exception, a crash or a partly opened map.
+     */
+    @Test
+    void damagedJournalsAreRejectedOrHarmless() throws IOException {
+        final Path original = dir.resolve("original");
+        final Map<String, String> model = new HashMap<>();
+        try (ShardedHashMap<String, String> map = ShardedHashMap.builder(String.class, String.class)
+            .persistedTo(original).shards(4).build()) {
+            final Random random = new Random(5);
+            for (int i = 0; i < 400; i++) {
+                final String k = "k" + random.nextInt(300);
+                if (random.nextInt(5) == 0) {
+                    map.remove(k);
+                    model.remove(k);
+                } else {
+                    final String v = "v" + i + "-".repeat(random.nextInt(40));
+                    map.put(k, v);
+                    model.put(k, v);
+                }
+            }
+            copyDirectory(original, dir.resolve("image"));
+        }
+        final Path image = dir.resolve("image");
+        final List<Path> lanes = journals(image);
+        final Random random = new Random(11);
+        final int variants = StressSupport.STRESS ? 3_000 : 300;
+        int rejected = 0;
+        for (int v = 0; v < variants; v++) {
+            final Path damaged = dir.resolve("damaged-" + v);
+            copyDirectory(image, damaged);
+            final Path lane = damaged.resolve(lanes.get(random.nextInt(lanes.size())).getFileName());
+            final byte[] bytes = Files.readAllBytes(lane);
+            final int end = 64 + (int) recordBytes(lane);
+            switch (v % 3) {
+                case 0: {   // truncation
+                    Files.write(lane, java.util.Arrays.copyOf(bytes, random.nextInt(end + 1)));
+                    break;
+                }
+                case 1: {   // one to three flipped bits, mostly inside the records
+                    for (int b = random.nextInt(3); b >= 0; b--) {
+                        final int at = random.nextInt(Math.min(bytes.length, end + 64));
+                        bytes[at] ^= (byte) (1 << random.nextInt(8));
+                    }
+                    Files.write(lane, bytes);
+                    break;
+                }
+                default: {   // a record's key or value length forged, its checksum recomputed
+                    if (end == 64) {
+                        continue;
+                    }
+                    final ByteBuffer b = ByteBuffer.wrap(bytes).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+                    int at = 64;
+                    for (int skip = random.nextInt(10); skip > 0 && at + b.getInt(at) < end; skip--) {
+                        at += b.getInt(at);
+                    }
+                    final int field = at + (random.nextBoolean() ? 12 : 16);   // key or value length
+                    final int[] forged = {-1, Integer.MIN_VALUE, Integer.MAX_VALUE, 1 << 30, bytes.length,
+                        b.getInt(field) + 8, b.getInt(field) + 1000};
+                    b.putInt(field, forged[random.nextInt(forged.length)]);
+                    final java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+                    final int checked = Math.min(Math.max(0, b.getInt(at) - 8), bytes.length - at - 8);
+                    crc.update(bytes, at + 8, checked);
+                    b.putInt(at + 4, (int) crc.getValue());
+                    Files.write(lane, bytes);
+                }
+            }
+            try (ShardedHashMap<String, String> map = ShardedHashMap.builder(String.class, String.class)
+                .persistedTo(damaged).shards(4).build()) {
+                assertEquals(model, new HashMap<>(map), "variant " + v + " opened with other contents");
+            } catch (UncheckedIOException e) {
+                assertInstanceOf(CorruptedFileException.class, e.getCause(), "variant " + v);
+                rejected++;
+            }
+        }
+        assertTrue(rejected > variants / 2, rejected + " of " + variants + " rejected");
+    }
+
     @Test
     void persistenceMethodsOfAMapInMemoryExplainThemselves() {
         try (ShardedHashMap<Long, Long> map = ShardedHashMap.create(Long.class, Long.class)) {

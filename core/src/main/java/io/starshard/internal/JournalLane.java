@@ -244,8 +244,10 @@ final class JournalLane {
 
     private void ensureRoom(int recordLength) throws IOException {
         final long end = position + recordLength;
-        if (end > allocated) {
-            growTo(Math.max(end, allocated + GROWTH_BYTES));
+        // Room for the record and the zero word after it that marks the lane's end: a lane whose file ends
+        // without one was cut short, which the reader rejects rather than mistake for an end.
+        if (end + Long.BYTES > allocated) {
+            growTo(Math.max(end + Long.BYTES, allocated + GROWTH_BYTES));
         }
         if (position >= storeStart + CHUNK_BYTES || end - storeStart > view.capacity()) {
             mapFor(position);

@@ -17,7 +17,8 @@ import static io.starshard.internal.JournalFormat.*;
  * record (its length within the file and the map's limits, its kind, its CRC) before it is applied.
  *
  * <p>The lane ends at the first record whose length-and-crc word is zero: a writer killed in the middle of an append
- * leaves exactly that, and its write had not returned. A non-zero word whose record does not check is not a torn
+ * leaves exactly that, and its write had not returned. The writer keeps such a word after its last record, so a
+ * file that ends without one was cut short and is rejected. A non-zero word whose record does not check is not a torn
  * append (that word is written last) but damage, and the whole open fails: a record after it may be one the
  * user was told had been written.
  */
@@ -52,12 +53,21 @@ final class JournalReader {
             final byte[] checked = new byte[RECORD_HEADER_BYTES - CHECKED_FROM];
             long applied = 0;
             long at = FILE_HEADER_BYTES;
-            while (at + RECORD_HEADER_BYTES <= size) {
-                view.wrap(base + at, RECORD_HEADER_BYTES);
+            while (true) {
+                if (at + Long.BYTES > size) {
+                    throw new CorruptedFileException(name, at, "the lane ends without its end mark (a zero word):"
+                        + " the file was cut short");
+                }
+                view.wrap(base + at, Long.BYTES);
                 final long word = view.getLongVolatile(0);
                 if (word == 0) {
                     break;
                 }
+                if (at + RECORD_HEADER_BYTES > size) {
+                    throw new CorruptedFileException(name, at, "a journal record's header runs past the end of the"
+                        + " file");
+                }
+                view.wrap(base + at, RECORD_HEADER_BYTES);
                 final int length = (int) word;
                 final int kind = view.getInt(KIND, ByteOrder.LITTLE_ENDIAN);
                 final int keyLength = view.getInt(KEY_LENGTH, ByteOrder.LITTLE_ENDIAN);
