@@ -1115,6 +1115,29 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
     }
 
     /**
+     * This map as an {@link AsyncShardedHashMap}: the same storage, operations that return futures and never wait
+     * for a lock in the caller's thread; contended operations run on the {@link AsyncShardedHashMap#defaultExecutor()
+     * default executor}.
+     *
+     * @return a view of this map
+     */
+    public AsyncShardedHashMap<K, V> async() {
+        return async(AsyncShardedHashMap.defaultExecutor());
+    }
+
+    /**
+     * {@link #async()} with contended operations, scans and administration run on {@code executor}. It must not be
+     * the thread that must never block (an event loop): what runs there may wait for a lock.
+     *
+     * @param executor where operations that would wait run
+     * @return a view of this map
+     */
+    public AsyncShardedHashMap<K, V> async(java.util.concurrent.Executor executor) {
+        engine.checkUsable();
+        return new AsyncShardedHashMap<>(this, executor);
+    }
+
+    /**
      * Takes a checkpoint of a {@link ShardedHashMapBuilder#persistedTo persisted} map now: the map is saved into its
      * directory and the journal written before it is deleted, so a reopening has less to replay. Writers carry on
      * meanwhile. The map also checkpoints by itself (in the background after

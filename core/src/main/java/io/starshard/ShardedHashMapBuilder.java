@@ -313,6 +313,27 @@ public final class ShardedHashMapBuilder<K, V> {
         return buildInMemory();
     }
 
+    /**
+     * Builds the map ({@link #build()}) and returns it as an {@link AsyncShardedHashMap}; {@link
+     * AsyncShardedHashMap#sync()} gives the synchronous map over the same storage.
+     *
+     * @return a new asynchronous map; close it when done
+     */
+    public AsyncShardedHashMap<K, V> buildAsync() {
+        return build().async();
+    }
+
+    /**
+     * {@link #buildAsync()} with contended operations run on {@code executor}.
+     *
+     * @param executor where operations that would wait run
+     * @return a new asynchronous map; close it when done
+     */
+    public AsyncShardedHashMap<K, V> buildAsync(java.util.concurrent.Executor executor) {
+        requireNonNull(executor, "executor");
+        return build().async(executor);
+    }
+
     private ShardedHashMap<K, V> buildInMemory() {
         final int requested = ShardedHashMap.requestedShards(shards, maxShards);
         if (requested > maxShards) {

@@ -303,9 +303,10 @@ class PersistedMapTest {
             assertEquals(20, refused, "the budget refused writes");
             copyDirectory(where, dir.resolve("crashed"));
         }
+        // Reopened with headroom: a map filled to its budget is laid out afresh when it is loaded.
         for (Path p : new Path[] {where, dir.resolve("crashed")}) {
             try (ShardedHashMap<String, byte[]> map = ShardedHashMap.builder(String.class, byte[].class).shards(2)
-                .memoryBudget(2L << 20).persistedTo(p).build()) {
+                .memoryBudget(4L << 20).persistedTo(p).build()) {
                 assertEquals(model.keySet(), new java.util.HashSet<>(map.keySet()));
             }
         }

@@ -87,21 +87,22 @@ final class Journal {
     /**
      * The lane of a key with {@code hash}, locked for one record of at most {@code recordLength} bytes.
      *
+     * @param nonBlocking throw {@link WouldBlock} rather than wait for the lane's lock
      * @throws IllegalStateException if the journal is closed
      * @throws java.io.UncheckedIOException if the lane's file cannot grow (nothing changed)
      */
-    JournalLane lock(long hash, int recordLength) {
-        return lockLane((int) (KeyHasher.routingBits(hash) >>> (32 - laneBits)), recordLength);
+    JournalLane lock(long hash, int recordLength, boolean nonBlocking) {
+        return lockLane((int) (KeyHasher.routingBits(hash) >>> (32 - laneBits)), recordLength, nonBlocking);
     }
 
-    private JournalLane lockLane(int index, int recordLength) {
+    private JournalLane lockLane(int index, int recordLength, boolean nonBlocking) {
         while (true) {
             final JournalLane[] current = lanes;
             if (current == null) {
                 throw new IllegalStateException("map is closed");
             }
             final JournalLane lane = current[index];
-            if (lane.tryLock(recordLength)) {
+            if (lane.tryLock(recordLength, nonBlocking)) {
                 return lane;
             }
         }
@@ -118,7 +119,7 @@ final class Journal {
         final byte[] bounds = new byte[JournalFormat.RANGE_BYTES];
         final int length = JournalFormat.recordLength(0, JournalFormat.RANGE_BYTES);
         for (int i = first; i <= last; i++) {
-            final JournalLane lane = lockLane(i, length);
+            final JournalLane lane = lockLane(i, length, false);
             try {
                 lane.appendRange(from, to, bounds);
             } finally {

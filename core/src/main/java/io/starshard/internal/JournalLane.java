@@ -123,12 +123,18 @@ final class JournalLane {
     /**
      * Locks the lane for one append of at most {@code recordLength} bytes, growing and mapping the file first.
      *
+     * @param nonBlocking throw {@link WouldBlock} if the lock is taken rather than wait
+     *
      * @return false if the lane is retired (the caller takes the journal's current lane instead); then the lane
      *         is not locked
      * @throws UncheckedIOException if the file cannot grow (disk full): nothing was changed
      */
-    boolean tryLock(int recordLength) {
-        lock.lock();
+    boolean tryLock(int recordLength, boolean nonBlocking) {
+        if (!nonBlocking) {
+            lock.lock();
+        } else if (!lock.tryLock()) {
+            throw WouldBlock.INSTANCE;
+        }
         if (retired) {
             lock.unlock();
             return false;

@@ -221,18 +221,19 @@ final class ReadProtocol {
         }
         final Migration m = l.migration;
         final Shard previous = m == null ? null : m.previousFor(hash);
+        final boolean nonBlocking = ctx.nonBlockingFor == shards;
         if (previous != null) {
-            final long result = lockedRead(previous, op, f, hash, missing);
+            final long result = lockedRead(previous, op, f, hash, missing, nonBlocking);
             if (result != missing) {
                 return result;
             }
         }
         final Shard active = ShardTable.activeFor(l, hash);
-        return active == null ? missing : lockedRead(active, op, f, hash, missing);
+        return active == null ? missing : lockedRead(active, op, f, hash, missing, nonBlocking);
     }
 
-    private long lockedRead(Shard shard, KeyRead op, Frame f, long hash, long missing) {
-        final long stamp = shard.readLock();
+    private long lockedRead(Shard shard, KeyRead op, Frame f, long hash, long missing, boolean nonBlocking) {
+        final long stamp = shard.acquireRead(nonBlocking);
         try {
             shards.checkOpen();
             // A segment released by a finished rebalance was empty: its keys are all in the active shards.

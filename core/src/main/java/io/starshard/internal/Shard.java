@@ -40,4 +40,28 @@ final class Shard extends StampedLock {
     Shard(Segment segment) {
         this.segment = segment;
     }
+
+    /** The write lock, or {@link WouldBlock} if {@code nonBlocking} and it is taken: the stamp. */
+    long acquireWrite(boolean nonBlocking) {
+        if (!nonBlocking) {
+            return writeLock();
+        }
+        final long stamp = tryWriteLock();
+        if (stamp == 0) {
+            throw WouldBlock.INSTANCE;
+        }
+        return stamp;
+    }
+
+    /** A read lock, or {@link WouldBlock} if {@code nonBlocking} and it is not free now: the stamp. */
+    long acquireRead(boolean nonBlocking) {
+        if (!nonBlocking) {
+            return readLock();
+        }
+        final long stamp = tryReadLock();
+        if (stamp == 0) {
+            throw WouldBlock.INSTANCE;
+        }
+        return stamp;
+    }
 }

@@ -206,12 +206,13 @@ final class ShardTable {
         if (ctx.reader.inSection()) {
             throw new IllegalStateException("a shard lock must not be taken inside a read section");
         }
+        final boolean nonBlocking = ctx.nonBlockingFor == this;
         while (true) {
             final Layout l = layout;
             final Migration m = l.migration;
             final Shard previous = m == null ? null : m.previousFor(f.hash);
-            final Shard locked = previous == null ? lockActive(l, f.hash, create)
-                : lockMovingKey(l, m, previous, f, create);
+            final Shard locked = previous == null ? lockActive(l, f.hash, create, nonBlocking)
+                : lockMovingKey(l, m, previous, f, create, nonBlocking);
             if (locked != RETRY) {
                 return locked;
             }
@@ -222,7 +223,7 @@ final class ShardTable {
     private static final Shard RETRY = new Shard(null);
 
     /** {@link #lockForWrite} when the key has no previous shard to come from. */
-    private Shard lockActive(Layout l, long hash, boolean create) {
+    private Shard lockActive(Layout l, long hash, boolean create, boolean nonBlocking) {
         final int index = KeyHasher.shardIndex(hash, l.count);
         Shard shard = shardAt(l.active, index);
         if (shard == null) {
@@ -232,7 +233,7 @@ final class ShardTable {
             }
             shard = createShard(l, index);
         }
-        shard.writeLock();
+        shard.acquireWrite(nonBlocking);
         if (closed || layout != l) {
             shard.tryUnlockWrite();
             checkOpen();
@@ -242,8 +243,9 @@ final class ShardTable {
     }
 
     /** {@link #lockForWrite} during a rebalance: the key may still be in its previous shard. */
-    private Shard lockMovingKey(Layout l, Migration m, Shard previous, Frame f, boolean create) {
-        previous.writeLock();
+    private Shard lockMovingKey(Layout l, Migration m, Shard previous, Frame f, boolean create,
+                                boolean nonBlocking) {
+        previous.acquireWrite(nonBlocking);
         try {
             if (closed || layout != l) {
                 checkOpen();
@@ -252,12 +254,12 @@ final class ShardTable {
             final Segment from = previous.segment;
             final int slot = previous.drained ? Segment.NOT_FOUND : from.find(f.hash, f.key, 0, f.keyLength);
             if (slot < 0) {
-                return lockActive(l, f.hash, create);   // not here: the previous lock is no longer needed
+                return lockActive(l, f.hash, create, nonBlocking);   // not here: the previous lock is not needed
             }
             final int index = KeyHasher.shardIndex(f.hash, l.count);
             final Shard existing = shardAt(l.active, index);
             final Shard active = existing != null ? existing : createShard(l, index);
-            active.writeLock();
+            active.acquireWrite(nonBlocking);   // outside the try: on WouldBlock there is nothing of ours to unlock
             try {
                 checkOpen();   // close() may have released the active shard before this lock
                 final int valueLength = from.readValue(slot, f.read, 0);

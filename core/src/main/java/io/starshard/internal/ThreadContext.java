@@ -31,6 +31,13 @@ final class ThreadContext {
     private Object[] lockedTables = new Object[2];
     private int lockedDepth;
 
+    /**
+     * The map ({@link ShardTable}) whose operation this thread is running without waiting: a lock of that map found
+     * taken throws {@link WouldBlock} instead of waiting. Null otherwise. Scoped to one map so that another map
+     * used from inside (a compute function's own calls) behaves as usual.
+     */
+    Object nonBlockingFor;
+
     private Frame[] frames = new Frame[4];
     private int depth;
 
@@ -72,7 +79,7 @@ final class ThreadContext {
         }
         Frame frame = frames[depth];
         if (frame == null) {
-            frame = new Frame();
+            frame = new Frame(this);
             frames[depth] = frame;
         }
         depth++;
@@ -99,8 +106,11 @@ final class ThreadContext {
         int keyLength;
         long hash;
         int valueLength;
+        /** The context the frame belongs to (its thread's). */
+        final ThreadContext owner;
 
-        private Frame() {
+        private Frame(ThreadContext owner) {
+            this.owner = owner;
         }
     }
 }

@@ -68,7 +68,7 @@ final class WriteCore {
         try {
             return putValOnce(ctx, f, onlyIfAbsent, wantPrevious);
         } catch (OffHeapMemoryExhaustedException refused) {
-            shards.compact();
+            compactOrHandOver(ctx);
             try {
                 return putValOnce(ctx, f, onlyIfAbsent, wantPrevious);
             } catch (OffHeapMemoryExhaustedException again) {
@@ -107,7 +107,7 @@ final class WriteCore {
         try {
             return replaceNodeOnce(ctx, f, remove, expected, wantPrevious);
         } catch (OffHeapMemoryExhaustedException refused) {
-            shards.compact();
+            compactOrHandOver(ctx);
             try {
                 return replaceNodeOnce(ctx, f, remove, expected, wantPrevious);
             } catch (OffHeapMemoryExhaustedException again) {
@@ -145,6 +145,17 @@ final class WriteCore {
         }
     }
 
+    /**
+     * Compacts every shard before the one retry of a write the budget refused; an operation that must not wait
+     * (compaction takes every shard's lock in turn) is handed over instead: nothing has changed yet.
+     */
+    private void compactOrHandOver(ThreadContext ctx) {
+        if (ctx.nonBlockingFor == shards) {
+            throw WouldBlock.INSTANCE;
+        }
+        shards.compact();
+    }
+
     /** A new value computed from the current one, under the key's shard write lock. */
     interface Remapping {
         /**
@@ -161,6 +172,11 @@ final class WriteCore {
      * @param create whether an absent key may be inserted (creating its shard if needed)
      */
     void remap(ThreadContext ctx, Frame f, Remapping remapping, boolean create) {
+        if (journal != null && ctx.nonBlockingFor == shards) {
+            // The journal lane is locked after the function ran, and might be taken: the function would then run
+            // twice. A persisted map's remapping runs where it may wait.
+            throw WouldBlock.INSTANCE;
+        }
         final Shard shard = shards.lockForWrite(ctx, f, create);
         if (shard == null) {
             return;
@@ -185,13 +201,17 @@ final class WriteCore {
         }
     }
 
+    private boolean nonBlocking(Frame f) {
+        return f.owner.nonBlockingFor == shards;
+    }
+
     // The three changes a write makes to a segment, each journaled for a persisted map: the lane is locked (and its
     // file grown) before the segment changes, so a full disk changes nothing, and the record is appended after the
     // segment accepted the change, so a full budget journals nothing. Both happen under the key's shard lock.
 
     private void insert(Segment segment, Frame f) {
         final JournalLane lane = journal == null ? null
-            : journal.lock(f.hash, JournalFormat.recordLength(f.keyLength, f.valueLength));
+            : journal.lock(f.hash, JournalFormat.recordLength(f.keyLength, f.valueLength), nonBlocking(f));
         try {
             segment.insert(f.hash, f.key, 0, f.keyLength, f.value, 0, f.valueLength);
             if (lane != null) {
@@ -207,7 +227,7 @@ final class WriteCore {
 
     private void replaceValue(Segment segment, int slot, Frame f, int valueLength) {
         final JournalLane lane = journal == null ? null
-            : journal.lock(f.hash, JournalFormat.recordLength(f.keyLength, valueLength));
+            : journal.lock(f.hash, JournalFormat.recordLength(f.keyLength, valueLength), nonBlocking(f));
         try {
             segment.replaceValue(slot, f.value, 0, valueLength);
             if (lane != null) {
@@ -225,7 +245,7 @@ final class WriteCore {
      */
     void removeAt(Segment segment, int slot, Frame f) {
         final JournalLane lane = journal == null ? null
-            : journal.lock(f.hash, JournalFormat.recordLength(f.keyLength, 0));
+            : journal.lock(f.hash, JournalFormat.recordLength(f.keyLength, 0), nonBlocking(f));
         try {
             segment.removeAt(slot);
             if (lane != null) {

@@ -71,6 +71,8 @@ class ClosedMapTest {
             return io.starshard.RebalanceOptions.defaults();
         } else if (type == java.nio.file.Path.class) {
             return java.nio.file.Path.of(System.getProperty("java.io.tmpdir"), "closed-map-never-written.map");
+        } else if (type == java.util.concurrent.Executor.class) {
+            return (java.util.concurrent.Executor) Runnable::run;
         } else if (type == io.starshard.PersistenceListener.class) {
             return (io.starshard.PersistenceListener) (done, total, bytes) -> { };
         }
