@@ -237,6 +237,11 @@ final class JournalLane {
             if (mapped.refCount() > 0) {
                 mapped.releaseLast();
             }
+            // The mapping extended the file, sparse, to the end of its chunk; cut it back to what was written so
+            // that the file's size is its content (copies and backups of the directory stay small).
+            if (allocated > 0 && channel.isOpen() && channel.size() > allocated) {
+                channel.truncate(allocated);
+            }
             file.close();
         } catch (IOException | RuntimeException e) {
             System.getLogger("io.starshard.ShardedHashMap").log(System.Logger.Level.WARNING,
