@@ -100,6 +100,34 @@ class PersistedMapTest {
         }
     }
 
+    /** Every file the map mapped is unmapped again: a deleted checkpoint or journal must give its disk space back. */
+    @Test
+    void noMappingOutlivesItsFile() throws IOException {
+        final Path maps = Path.of("/proc/self/maps");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isReadable(maps), "needs /proc (Linux)");
+        final Path where = dir.resolve("unmapped");
+        for (int round = 0; round < 5; round++) {
+            try (ShardedHashMap<Long, Long> map = longs(where).build()) {
+                for (long k = 0; k < 1_000; k++) {
+                    map.put(k, k + round);
+                }
+                copyDirectory(where, dir.resolve("copy-" + round));
+                map.checkpoint();
+                map.save(dir.resolve("saved-" + round + ".map"));
+            }
+            try (ShardedHashMap<Long, Long> copy = longs(dir.resolve("copy-" + round)).build();
+                 ShardedHashMap<Long, Long> loaded = ShardedHashMap.builder(Long.class, Long.class)
+                     .load(dir.resolve("saved-" + round + ".map"))) {
+                assertEquals(1_000, copy.size());
+                assertEquals(new HashMap<>(copy), new HashMap<>(loaded));
+            }
+        }
+        final String root = dir.toString();
+        final List<String> still = Files.readAllLines(maps).stream().filter(line -> line.contains(root))
+            .collect(Collectors.toList());
+        assertTrue(still.isEmpty(), "files of closed maps are still mapped:\n" + String.join("\n", still));
+    }
+
     @Test
     void aDirectoryCopiedWhileTheMapIsOpenReplaysItsJournal() throws IOException {
         final Path where = dir.resolve("map");

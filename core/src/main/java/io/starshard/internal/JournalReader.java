@@ -1,7 +1,6 @@
 package io.starshard.internal;
 
 import io.starshard.CorruptedFileException;
-import net.openhft.chronicle.bytes.MappedBytes;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import java.io.IOException;
@@ -41,9 +40,9 @@ final class JournalReader {
             throw new CorruptedFileException(name, 0, "a journal lane has a " + FILE_HEADER_BYTES
                 + "-byte header; the file has " + size + " bytes");
         }
-        final MappedBytes bytes = MappedBytes.singleMappedBytes(file.toFile(), size, true);
+        final ReadOnlyMapping bytes = new ReadOnlyMapping(file, size);
         try {
-            final long base = bytes.addressForRead(0);
+            final long base = bytes.address();
             final UnsafeBuffer view = new UnsafeBuffer(0, 0);
             checkHeader(name, view, base, generation, lane, engine);
             final int maxEntryBytes = engine.codec().maxEntryBytes();
@@ -95,7 +94,7 @@ final class JournalReader {
         } catch (InternalError e) {
             throw new CorruptedFileException(name, 0, "the file changed while it was read (" + e.getMessage() + ")");
         } finally {
-            bytes.releaseLast();
+            bytes.close();
         }
     }
 

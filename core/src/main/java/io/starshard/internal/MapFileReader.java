@@ -4,7 +4,6 @@ import io.starshard.CorruptedFileException;
 import io.starshard.PersistenceListener;
 import io.starshard.offheap.KeyHasher;
 import io.starshard.offheap.RecordDescriptor;
-import net.openhft.chronicle.bytes.MappedBytes;
 import org.agrona.DirectBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 
@@ -22,7 +21,7 @@ import static io.starshard.internal.MapFileFormat.*;
  * does not match its key would make the key unreachable, or for fixed-width keys, which are stored as their hash,
  * a different key).
  *
- * <p>Why through a Chronicle {@link MappedBytes} of the whole file, read-only: blocks are checked (checksum,
+ * <p>Why through a read-only mapping of the whole file ({@link ReadOnlyMapping}, Chronicle's {@code MappedFile}): blocks are checked (checksum,
  * records) and then imported straight from the mapping, with no copy to the heap, so a block of any size costs no
  * heap. Every region is wrapped in a bounds-checked {@link UnsafeBuffer} whose bounds were checked against the
  * file's length first. If another process truncates the file while it is being read, the JVM turns the fault of
@@ -82,7 +81,7 @@ public final class MapFileReader implements AutoCloseable {
 
     private final String name;
     private final long size;
-    private final MappedBytes bytes;
+    private final ReadOnlyMapping bytes;
     private final long base;
     private final Header header;
 
@@ -101,16 +100,16 @@ public final class MapFileReader implements AutoCloseable {
         if (size < minimum) {
             throw corrupted(0, "the file has " + size + " bytes, fewer than the " + minimum + " of an empty map");
         }
-        this.bytes = MappedBytes.singleMappedBytes(file.toFile(), size, true);
+        this.bytes = new ReadOnlyMapping(file, size);
         try {
-            this.base = bytes.addressForRead(0);
+            this.base = bytes.address();
             this.header = readHeader();
             checkFooter();
         } catch (InternalError e) {
-            bytes.releaseLast();
+            bytes.close();
             throw corrupted(0, "the file changed while it was read");
         } catch (IOException | RuntimeException e) {
-            bytes.releaseLast();
+            bytes.close();
             throw e;
         }
     }
@@ -319,6 +318,6 @@ public final class MapFileReader implements AutoCloseable {
 
     @Override
     public void close() {
-        bytes.releaseLast();
+        bytes.close();
     }
 }
