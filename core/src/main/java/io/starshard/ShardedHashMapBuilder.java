@@ -41,6 +41,7 @@ public final class ShardedHashMapBuilder<K, V> {
     private SnapshotMode snapshotMode = SnapshotMode.CLONE;
     private int retainVersions;
     private java.nio.file.Path persistedTo;
+    private PersistenceListener reopenListener;
     private long checkpointAfterBytes = DEFAULT_CHECKPOINT_AFTER_BYTES;
 
     /** Journal bytes after which a persisted map checkpoints in the background, unless set otherwise. */
@@ -265,6 +266,21 @@ public final class ShardedHashMapBuilder<K, V> {
      */
     public ShardedHashMapBuilder<K, V> persistedTo(java.nio.file.Path directory) {
         this.persistedTo = requireNonNull(directory, "directory");
+        this.reopenListener = null;
+        return this;
+    }
+
+    /**
+     * {@link #persistedTo(java.nio.file.Path)}, telling {@code listener} how far {@link #build()} has got loading
+     * the checkpoint of a large map it reopens (after every block of entries).
+     *
+     * @param directory the map's directory, created if absent
+     * @param listener  progress of the reopening
+     * @return this builder
+     */
+    public ShardedHashMapBuilder<K, V> persistedTo(java.nio.file.Path directory, PersistenceListener listener) {
+        this.persistedTo = requireNonNull(directory, "directory");
+        this.reopenListener = requireNonNull(listener, "listener");
         return this;
     }
 
@@ -418,7 +434,7 @@ public final class ShardedHashMapBuilder<K, V> {
         try {
             final Long seed = store.hashSeed();
             map = seed == null ? buildInMemory() : buildWithSeed(seed, persistedTo);
-            store.open(map.engine(), checkpointAfterBytes, null);
+            store.open(map.engine(), checkpointAfterBytes, reopenListener);
             store.registerLeakCleaner(map);
             return map;
         } catch (java.io.IOException | RuntimeException | Error e) {

@@ -92,9 +92,13 @@ class PersistedMapTest {
                 churn(map, model, 5_000, shards);
             }
         }
-        try (ShardedHashMap<Long, Long> map = longs(where).build()) {
+        final List<long[]> progress = new java.util.ArrayList<>();
+        try (ShardedHashMap<Long, Long> map = ShardedHashMap.builder(Long.class, Long.class)
+            .persistedTo(where, (done, total, bytes) -> progress.add(new long[] {done, total})).build()) {
             assertEquals(model, new HashMap<>(map));
         }
+        assertTrue(progress.size() > 1, "the reopening reported its progress");
+        assertEquals(model.size(), progress.get(progress.size() - 1)[0]);
         for (Path lane : journals(where)) {   // closed lanes are cut back to what was written
             assertTrue(Files.size(lane) <= 1L << 20, lane + " has " + Files.size(lane) + " bytes");
         }
