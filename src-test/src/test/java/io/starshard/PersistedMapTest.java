@@ -126,9 +126,22 @@ class PersistedMapTest {
                 assertEquals(new HashMap<>(copy), new HashMap<>(loaded));
             }
         }
+        // Chronicle unmaps a writer's chunks on its background releaser thread: give it time (a bound on a hang,
+        // not a measurement); a mapping that is never released stays.
         final String root = dir.toString();
-        final List<String> still = Files.readAllLines(maps).stream().filter(line -> line.contains(root))
-            .collect(Collectors.toList());
+        List<String> still = List.of();
+        for (long deadline = System.nanoTime() + 30_000_000_000L; System.nanoTime() < deadline; ) {
+            still = Files.readAllLines(maps).stream().filter(line -> line.contains(root)).collect(Collectors.toList());
+            if (still.isEmpty()) {
+                break;
+            }
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
         assertTrue(still.isEmpty(), "files of closed maps are still mapped:\n" + String.join("\n", still));
     }
 

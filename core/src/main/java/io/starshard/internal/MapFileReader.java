@@ -214,50 +214,146 @@ public final class MapFileReader implements AutoCloseable {
      */
     void loadInto(ShardTable shards, EntryCodec<?, ?> codec, PersistenceListener listener) throws IOException {
         try {
-            long at = header.length;
-            long expectedFrom = 0;
-            long loaded = 0;
-            for (int b = 0; b < header.blocks; b++) {
+            final long[] blocks = checkLayout();
+            importBlocks(blocks, shards, codec, listener);
+            if (shards.size() != header.entries) {
+                throw corrupted(size - FOOTER_BYTES, "the file holds " + header.entries + " records but only "
+                    + shards.size() + " distinct keys");
+            }
+        } catch (InternalError e) {
+            throw corrupted(0, "the file changed while it was read (" + e.getMessage() + ")");
+        }
+    }
+
+    /** A block's place, as {@link #checkLayout} finds it: {@link #BLOCK_FIELDS} longs per block. */
+    private static final int BLOCK_FIELDS = 3;
+
+    /**
+     * The first pass, before anything is imported: every block header (magic, CRC), that the blocks tile the hash
+     * space in order, lie inside the file and end where the footer begins, and that their counts add up to the
+     * header's.
+     *
+     * @return per block: its header's offset, its payload length, its record count
+     */
+    private long[] checkLayout() throws CorruptedFileException {
+        final long[] blocks = new long[header.blocks * BLOCK_FIELDS];
+        long at = header.length;
+        long expectedFrom = 0;
+        long records = 0;
+        final byte[] copy = new byte[BLOCK_HEADER_BYTES];
+        for (int b = 0; b < header.blocks; b++) {
+            final UnsafeBuffer h = region(at, BLOCK_HEADER_BYTES, "block " + b + "'s header");
+            h.getBytes(0, copy);
+            if (h.getInt(0, ByteOrder.LITTLE_ENDIAN) != BLOCK_MAGIC
+                || crc(copy, 0, BLOCK_CRC) != h.getInt(BLOCK_CRC, ByteOrder.LITTLE_ENDIAN)) {
+                throw corrupted(at, "block " + b + " has no valid header");
+            }
+            final int count = h.getInt(BLOCK_RECORD_COUNT, ByteOrder.LITTLE_ENDIAN);
+            final long from = h.getLong(BLOCK_ROUTING_FROM, ByteOrder.LITTLE_ENDIAN);
+            final long to = h.getLong(BLOCK_ROUTING_TO, ByteOrder.LITTLE_ENDIAN);
+            final int length = h.getInt(BLOCK_PAYLOAD_LENGTH, ByteOrder.LITTLE_ENDIAN);
+            if (from != expectedFrom || to <= from || to > ROUTING_END || count < 0) {
+                throw corrupted(at, "block " + b + " covers [" + from + ", " + to + ") with " + count
+                    + " records; the blocks must cover the hash space in order from " + expectedFrom);
+            }
+            region(at + BLOCK_HEADER_BYTES, length, "block " + b + "'s records");   // inside the file
+            blocks[b * BLOCK_FIELDS] = at;
+            blocks[b * BLOCK_FIELDS + 1] = length;
+            blocks[b * BLOCK_FIELDS + 2] = count;
+            records += count;
+            at += BLOCK_HEADER_BYTES + length;
+            expectedFrom = to;
+        }
+        if (expectedFrom != ROUTING_END || at != size - FOOTER_BYTES || records != header.entries) {
+            throw corrupted(at, "the blocks end at routing " + expectedFrom + " and byte " + at + " with "
+                + records + " entries; the header and footer say " + header.entries + " entries up to byte "
+                + (size - FOOTER_BYTES));
+        }
+        return blocks;
+    }
+
+    /** The most threads a load checks and imports blocks on, the loading thread included. */
+    private static final int MAX_LOAD_THREADS = 4;
+
+    /**
+     * The second pass: each block's checksum and records are checked and the block imported, on the loading
+     * thread and up to three threads of the load's own (blocks go to whichever thread is free; shards lock as
+     * usual, so two blocks feeding one shard are safe). Progress is reported on the loading thread. The first
+     * failure stops every thread and is thrown once all have stopped.
+     *
+     * <p>Why threads of its own rather than a shared pool: a library call must not depend on the state of a pool
+     * its caller also uses (a common pool with no free worker would never run the load's tasks).
+     */
+    private void importBlocks(long[] blocks, ShardTable shards, EntryCodec<?, ?> codec, PersistenceListener listener)
+        throws IOException {
+        final int count = blocks.length / BLOCK_FIELDS;
+        final int helpers = Math.min(Math.min(MAX_LOAD_THREADS, Runtime.getRuntime().availableProcessors()), count) - 1;
+        final java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
+        final java.util.concurrent.atomic.AtomicLong loaded = new java.util.concurrent.atomic.AtomicLong();
+        final java.util.concurrent.atomic.AtomicReference<Throwable> failure = new java.util.concurrent.atomic.AtomicReference<>();
+        final Thread[] threads = new Thread[Math.max(0, helpers)];
+        for (int t = 0; t < threads.length; t++) {
+            threads[t] = new Thread(() -> importSome(blocks, next, loaded, failure, shards, codec, null),
+                "starshard-load-" + t);
+            threads[t].setDaemon(true);
+            threads[t].start();
+        }
+        importSome(blocks, next, loaded, failure, shards, codec, listener);
+        boolean interrupted = false;
+        for (Thread thread : threads) {
+            while (true) {
+                try {
+                    thread.join();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true;   // the helpers must end before the map may be discarded
+                }
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+        final Throwable first = failure.get();
+        if (first instanceof IOException) {
+            throw (IOException) first;
+        } else if (first instanceof RuntimeException) {
+            throw (RuntimeException) first;
+        } else if (first instanceof Error) {
+            throw (Error) first;
+        }
+        if (listener != null) {
+            listener.progress(loaded.get(), header.entries, size);
+        }
+    }
+
+    private void importSome(long[] blocks, java.util.concurrent.atomic.AtomicInteger next,
+                            java.util.concurrent.atomic.AtomicLong loaded,
+                            java.util.concurrent.atomic.AtomicReference<Throwable> failure, ShardTable shards,
+                            EntryCodec<?, ?> codec, PersistenceListener listener) {
+        final int count = blocks.length / BLOCK_FIELDS;
+        try {
+            for (int b = next.getAndIncrement(); b < count && failure.get() == null; b = next.getAndIncrement()) {
+                final long at = blocks[b * BLOCK_FIELDS];
+                final int length = (int) blocks[b * BLOCK_FIELDS + 1];
+                final int records = (int) blocks[b * BLOCK_FIELDS + 2];
                 final UnsafeBuffer h = region(at, BLOCK_HEADER_BYTES, "block " + b + "'s header");
-                final byte[] copy = new byte[BLOCK_HEADER_BYTES];
-                h.getBytes(0, copy);
-                if (h.getInt(0, ByteOrder.LITTLE_ENDIAN) != BLOCK_MAGIC
-                    || crc(copy, 0, BLOCK_CRC) != h.getInt(BLOCK_CRC, ByteOrder.LITTLE_ENDIAN)) {
-                    throw corrupted(at, "block " + b + " has no valid header");
-                }
-                final int count = h.getInt(BLOCK_RECORD_COUNT, ByteOrder.LITTLE_ENDIAN);
-                final long from = h.getLong(BLOCK_ROUTING_FROM, ByteOrder.LITTLE_ENDIAN);
-                final long to = h.getLong(BLOCK_ROUTING_TO, ByteOrder.LITTLE_ENDIAN);
-                final int length = h.getInt(BLOCK_PAYLOAD_LENGTH, ByteOrder.LITTLE_ENDIAN);
-                if (from != expectedFrom || to <= from || to > ROUTING_END || count < 0) {
-                    throw corrupted(at, "block " + b + " covers [" + from + ", " + to + ") with " + count
-                        + " records; the blocks must cover the hash space in order from " + expectedFrom);
-                }
                 final long payloadAt = at + BLOCK_HEADER_BYTES;
                 final UnsafeBuffer payload = region(payloadAt, length, "block " + b + "'s records");
                 if (checksum(payload, length) != h.getInt(BLOCK_PAYLOAD_CRC, ByteOrder.LITTLE_ENDIAN)) {
                     throw corrupted(payloadAt, "block " + b + "'s checksum does not match its records");
                 }
-                checkRecords(payload, length, count, from, to, codec, payloadAt);
+                checkRecords(payload, length, records, h.getLong(BLOCK_ROUTING_FROM, ByteOrder.LITTLE_ENDIAN),
+                    h.getLong(BLOCK_ROUTING_TO, ByteOrder.LITTLE_ENDIAN), codec, payloadAt);
                 shards.importRecords(payload, 0, length, header.entries);
-                loaded += count;
-                at = payloadAt + length;
-                expectedFrom = to;
+                final long done = loaded.addAndGet(records);
                 if (listener != null) {
-                    listener.progress(loaded, header.entries, at);
+                    listener.progress(done, header.entries, payloadAt + length);
                 }
             }
-            if (expectedFrom != ROUTING_END || at != size - FOOTER_BYTES || loaded != header.entries) {
-                throw corrupted(at, "the blocks end at routing " + expectedFrom + " and byte " + at + " with "
-                    + loaded + " entries; the header and footer say " + header.entries + " entries up to byte "
-                    + (size - FOOTER_BYTES));
-            }
-            if (shards.size() != loaded) {
-                throw corrupted(at, "the file holds " + loaded + " records but only " + shards.size()
-                    + " distinct keys");
-            }
         } catch (InternalError e) {
-            throw corrupted(0, "the file changed while it was read (" + e.getMessage() + ")");
+            failure.compareAndSet(null, corrupted(0, "the file changed while it was read (" + e.getMessage() + ")"));
+        } catch (IOException | RuntimeException | Error e) {
+            failure.compareAndSet(null, e);
         }
     }
 
