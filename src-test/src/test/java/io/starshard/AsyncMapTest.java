@@ -342,6 +342,39 @@ class AsyncMapTest {
         }
     }
 
+    @Test
+    void anAsyncPersistedMapJournalsEveryOperation(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+        throws Exception {
+        final java.nio.file.Path where = dir.resolve("map");
+        final Map<Long, Long> model = new HashMap<>();
+        try (AsyncShardedHashMap<Long, Long> async = ShardedHashMap.builder(Long.class, Long.class).shards(4)
+            .persistedTo(where).buildAsync()) {
+            final List<CompletableFuture<?>> futures = new ArrayList<>();
+            for (long k = 0; k < 2_000; k++) {
+                futures.add(async.put(k, k));
+                model.put(k, k);
+            }
+            CompletableFuture.allOf(futures.toArray(new CompletableFuture<?>[0])).get(30, TimeUnit.SECONDS);
+            // Remapping functions of a persisted map run on the executor, exactly once each.
+            final AtomicInteger calls = new AtomicInteger();
+            for (long k = 0; k < 500; k++) {
+                assertEquals(k * 2, async.computeIfPresent(k, (key, v) -> {
+                    calls.incrementAndGet();
+                    return v * 2;
+                }).get(30, TimeUnit.SECONDS));
+                model.put(k, k * 2);
+            }
+            assertEquals(500, calls.get());
+            assertEquals(500, async.batchRemove(List.of(1_500L, 1_501L)).thenApply(n -> n * 250).get());
+            model.remove(1_500L);
+            model.remove(1_501L);
+        }
+        try (ShardedHashMap<Long, Long> reopened = ShardedHashMap.builder(Long.class, Long.class)
+            .persistedTo(where).build()) {
+            assertEquals(model, new HashMap<>(reopened));
+        }
+    }
+
     private interface Body {
         void run(int thread) throws Exception;
     }
