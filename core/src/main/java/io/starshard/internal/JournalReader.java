@@ -1,6 +1,7 @@
 package io.starshard.internal;
 
 import io.starshard.CorruptedFileException;
+import io.starshard.internal.ThreadContext.Frame;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import java.io.IOException;
@@ -157,20 +158,38 @@ final class JournalReader {
         }
     }
 
+    /**
+     * Applies a checked record through the map's one write core (the journal is not attached yet, so the replay
+     * journals nothing).
+     */
     private static void apply(MapEngine<?, ?> engine, int kind, UnsafeBuffer record, int keyLength,
                               int valueLength, String name, long at) throws CorruptedFileException {
         final int key = RECORD_HEADER_BYTES;
-        if (kind == PUT) {
-            engine.replayPut(record, key, keyLength, record, key + keyLength, valueLength);
-        } else if (kind == REMOVE) {
-            engine.replayRemove(record, key, keyLength);
-        } else {
+        if (kind == RANGE) {
             final long from = record.getLong(key, ByteOrder.LITTLE_ENDIAN);
             final long to = record.getLong(key + 8, ByteOrder.LITTLE_ENDIAN);
             if (from < 0 || to <= from || to > ShardTable.ROUTING_END) {
                 throw new CorruptedFileException(name, at, "a range removal of [" + from + ", " + to + ")");
             }
-            engine.replayRange(from, to);
+            engine.shardTable().openContext();
+            engine.removeRange(from, to, null);
+            return;
+        }
+        final ThreadContext ctx = engine.shardTable().openContext();
+        final Frame f = ctx.push();
+        try {
+            f.key.putBytes(0, record, key, keyLength);
+            f.keyLength = keyLength;
+            f.hash = engine.codec().hashOf(f.key, 0, keyLength);
+            if (kind == PUT) {
+                f.value.putBytes(0, record, key + keyLength, valueLength);
+                f.valueLength = valueLength;
+                engine.writeCore().putVal(ctx, f, false, false);
+            } else {
+                engine.writeCore().replaceNode(ctx, f, true, null, false);
+            }
+        } finally {
+            ctx.pop();
         }
     }
 }

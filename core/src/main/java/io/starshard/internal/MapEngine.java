@@ -664,7 +664,7 @@ public final class MapEngine<K, V> {
      * Removes every entry routed into {@code [from, to)}, shard range by shard range, each under its locks; journals
      * each range first if {@code journal} is not null.
      */
-    private void removeRange(long from, long to, Journal journal) {
+    void removeRange(long from, long to, Journal journal) {
         shards.forEachRange(true, from, to, (segment, rangeFrom, rangeTo, whole) -> {
             if (journal != null) {
                 journal.appendRange(rangeFrom, rangeTo);
@@ -954,7 +954,7 @@ public final class MapEngine<K, V> {
     }
 
     // =========================================================================================================
-    // Persistence: the journal of a persisted map, and its replay
+    // Persistence: the journal of a persisted map (its replay is JournalReader's)
     // =========================================================================================================
 
     /**
@@ -980,52 +980,9 @@ public final class MapEngine<K, V> {
         return persistence;
     }
 
-    /**
-     * Returns whether the map is persisted.
-     *
-     * @return whether the map is persisted
-     */
-    public boolean isPersisted() {
-        return persistence != null;
-    }
-
-    /** Replays a journal's "the key now has this value" (lengths already checked against the codecs). */
-    void replayPut(DirectBuffer key, int keyOffset, int keyLength, DirectBuffer value, int valueOffset,
-                   int valueLength) {
-        final ThreadContext ctx = shards.openContext();
-        final Frame f = replayFrame(ctx, key, keyOffset, keyLength);
-        try {
-            f.value.putBytes(0, value, valueOffset, valueLength);
-            f.valueLength = valueLength;
-            core.putVal(ctx, f, false, false);
-        } finally {
-            ctx.pop();
-        }
-    }
-
-    /** Replays a journal's "the key is absent". */
-    void replayRemove(DirectBuffer key, int keyOffset, int keyLength) {
-        final ThreadContext ctx = shards.openContext();
-        final Frame f = replayFrame(ctx, key, keyOffset, keyLength);
-        try {
-            core.replaceNode(ctx, f, true, null, false);
-        } finally {
-            ctx.pop();
-        }
-    }
-
-    private Frame replayFrame(ThreadContext ctx, DirectBuffer key, int keyOffset, int keyLength) {
-        final Frame f = ctx.push();
-        f.key.putBytes(0, key, keyOffset, keyLength);
-        f.keyLength = keyLength;
-        f.hash = codec.hashOf(f.key, 0, keyLength);
-        return f;
-    }
-
-    /** Replays a journal's "every key routed into {@code [from, to)} is absent". */
-    void replayRange(long from, long to) {
-        shards.openContext();
-        removeRange(from, to, null);
+    /** The write core, for the journal's replay. */
+    WriteCore writeCore() {
+        return core;
     }
 
     // =========================================================================================================
