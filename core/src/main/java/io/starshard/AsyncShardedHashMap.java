@@ -1,5 +1,6 @@
 package io.starshard;
 
+import io.starshard.internal.BulkOperations;
 import io.starshard.internal.MapEngine;
 import io.starshard.internal.NonBlockingCall;
 import io.starshard.internal.NonBlockingCall.Call;
@@ -294,16 +295,14 @@ public final class AsyncShardedHashMap<K, V> implements AutoCloseable {
      * @return how many keys were new
      */
     public CompletableFuture<Integer> batchInsert(Collection<? extends Map.Entry<? extends K, ? extends V>> entries) {
+        try {
+            BulkOperations.requireNoNullEntries("batchInsert", entries);
+        } catch (NullPointerException e) {
+            return CompletableFuture.failedFuture(e);
+        }
         final List<Map.Entry<? extends K, ? extends V>> list = new ArrayList<>(entries.size());
-        int position = 0;
         for (Map.Entry<? extends K, ? extends V> e : entries) {
-            if (e == null || e.getKey() == null || e.getValue() == null) {
-                return CompletableFuture.failedFuture(new NullPointerException("batchInsert: input entry #" + position
-                    + " has a null " + (e == null ? "entry" : e.getKey() == null ? "key" : "value")
-                    + "; nothing was written"));
-            }
             list.add(Map.entry(e.getKey(), e.getValue()));   // a copy: the caller may change its entries meanwhile
-            position++;
         }
         final int[] added = new int[1];
         return batch(list, (m, entry, index) -> {
@@ -321,9 +320,11 @@ public final class AsyncShardedHashMap<K, V> implements AutoCloseable {
      * @return a new list
      */
     public CompletableFuture<List<V>> batchGet(Collection<? extends K> keys) {
-        final List<K> list = copyKeys("batchGet", keys);
-        if (list == null) {
-            return nullKey("batchGet", keys);
+        final List<K> list;
+        try {
+            list = copyKeys("batchGet", keys);
+        } catch (NullPointerException e) {
+            return CompletableFuture.failedFuture(e);
         }
         final List<V> values = new ArrayList<>(list.size());
         return batch(list, (m, key, index) -> {
@@ -339,9 +340,11 @@ public final class AsyncShardedHashMap<K, V> implements AutoCloseable {
      * @return how many were present and removed
      */
     public CompletableFuture<Integer> batchRemove(Collection<? extends K> keys) {
-        final List<K> list = copyKeys("batchRemove", keys);
-        if (list == null) {
-            return nullKey("batchRemove", keys);
+        final List<K> list;
+        try {
+            list = copyKeys("batchRemove", keys);
+        } catch (NullPointerException e) {
+            return CompletableFuture.failedFuture(e);
         }
         final int[] removed = new int[1];
         return batch(list, (m, key, index) -> {
@@ -595,28 +598,10 @@ public final class AsyncShardedHashMap<K, V> implements AutoCloseable {
         });
     }
 
-    /** The keys copied, or null if one is null. */
+    /** The keys copied, after refusing a null key as the synchronous batches do. */
     private static <T> List<T> copyKeys(String operation, Collection<? extends T> keys) {
-        final List<T> list = new ArrayList<>(keys.size());
-        for (T key : keys) {
-            if (key == null) {
-                return null;
-            }
-            list.add(key);
-        }
-        return list;
-    }
-
-    private static <R> CompletableFuture<R> nullKey(String operation, Collection<?> keys) {
-        int position = 0;
-        for (Object key : keys) {
-            if (key == null) {
-                break;
-            }
-            position++;
-        }
-        return CompletableFuture.failedFuture(new NullPointerException(operation + ": input key #" + position
-            + " is null; nothing was done"));
+        BulkOperations.requireNoNullKey(operation, keys);
+        return new ArrayList<>(keys);
     }
 
     /** The default executor's holder: created on first use. */

@@ -604,7 +604,7 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
     @Override
     public void putAll(Map<? extends K, ? extends V> m) {
         requireNonNull(m, "m");
-        engine.writeAll("putAll", m.entrySet(), m.size());
+        engine.bulk().writeAll("putAll", m.entrySet(), m.size());
     }
 
     /**
@@ -615,7 +615,7 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
      */
     public int batchInsert(Collection<? extends Map.Entry<? extends K, ? extends V>> entries) {
         requireNonNull(entries, "entries");
-        return engine.writeAll("batchInsert", entries, entries.size());
+        return engine.bulk().writeAll("batchInsert", entries, entries.size());
     }
 
     /**
@@ -626,7 +626,7 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
      */
     public int batchInsert(Map<? extends K, ? extends V> entries) {
         requireNonNull(entries, "entries");
-        return engine.writeAll("batchInsert", entries.entrySet(), entries.size());
+        return engine.bulk().writeAll("batchInsert", entries.entrySet(), entries.size());
     }
 
     /**
@@ -637,7 +637,7 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
      * @throws NullPointerException if {@code keys} or one of them is null (checked first)
      */
     public List<V> batchGet(Collection<? extends K> keys) {
-        return engine.batchGet(requireNonNull(keys, "keys"));
+        return engine.bulk().batchGet(requireNonNull(keys, "keys"));
     }
 
     /**
@@ -648,7 +648,7 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
      * @throws NullPointerException if {@code keys} or one of them is null (checked first: nothing is removed)
      */
     public int batchRemove(Collection<? extends K> keys) {
-        return engine.batchRemove(requireNonNull(keys, "keys"));
+        return engine.bulk().batchRemove(requireNonNull(keys, "keys"));
     }
 
     /**
@@ -659,7 +659,7 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
      * @return how many entries were removed
      */
     public int retain(BiPredicate<? super K, ? super V> keep) {
-        return engine.retain(requireNonNull(keep, "keep"));
+        return engine.bulk().retain(requireNonNull(keep, "keep"));
     }
 
     /**
@@ -670,7 +670,7 @@ public final class ShardedHashMap<K, V> implements ConcurrentMap<K, V>, AutoClos
      */
     @Override
     public void clear() {
-        engine.clear();
+        engine.bulk().clear();
     }
 
     /**

@@ -172,7 +172,7 @@ final class JournalReader {
                 throw new CorruptedFileException(name, at, "a range removal of [" + from + ", " + to + ")");
             }
             engine.shardTable().openContext();
-            engine.removeRange(from, to, null);
+            engine.bulk().removeRange(from, to, null);
             return;
         }
         final ThreadContext ctx = engine.shardTable().openContext();
