@@ -46,7 +46,10 @@ final class ClusterClient implements EgressListener, AutoCloseable {
     }
 
     private final AeronCluster.Context template;
-    private final long clientId;
+    /** Fresh when the members answer that they forgot this client (its numbering starts again at 1). */
+    private long clientId;
+    private final java.util.function.LongSupplier clientIds;
+    private boolean renumber;
     private final int maxInFlight;
     private final long resendAfterNanos;
     private final IdleStrategy idle;
@@ -79,9 +82,11 @@ final class ClusterClient implements EgressListener, AutoCloseable {
     private long lastAssigned;
     private long lastSendNanos;
 
-    ClusterClient(String aeronDirectory, String ingressEndpoints, String egressHost, long clientId, int maxInFlight,
+    ClusterClient(String aeronDirectory, String ingressEndpoints, String egressHost,
+                  java.util.function.LongSupplier clientIds, int maxInFlight, int ingressTermLength,
                   long resendAfterNanos, IdleStrategy idle, LongSupplier localApplied, String name) {
-        this.clientId = clientId;
+        this.clientIds = clientIds;
+        this.clientId = clientIds.getAsLong();
         this.maxInFlight = maxInFlight;
         this.resendAfterNanos = resendAfterNanos;
         this.idle = idle;
@@ -93,7 +98,7 @@ final class ClusterClient implements EgressListener, AutoCloseable {
             .ownsAeronClient(false)
             .egressListener(this)
             .egressChannel("aeron:udp?endpoint=" + egressHost + ":0")
-            .ingressChannel("aeron:udp")
+            .ingressChannel("aeron:udp?term-length=" + ingressTermLength)
             .ingressEndpoints(ingressEndpoints)
             .messageTimeoutNs(resendAfterNanos);
         this.thread = new Thread(this::run, name);
@@ -101,16 +106,12 @@ final class ClusterClient implements EgressListener, AutoCloseable {
         this.thread.start();
     }
 
-    long clientId() {
-        return clientId;
-    }
-
     boolean isConnected() {
         return connected;
     }
 
     /**
-     * Queues a command (its correlation id is filled in when it is sent). The future completes with the response
+     * Queues a command (its client and correlation ids are filled in when it is numbered). The future completes with the response
      * after the local member applied it, or exceptionally if the client closes first.
      */
     CompletableFuture<Response> submit(byte[] bytes, int length) {
@@ -177,6 +178,9 @@ final class ClusterClient implements EgressListener, AutoCloseable {
             disconnect();
             return work + 1;
         }
+        if (renumber) {
+            renumber();
+        }
         final long now = System.nanoTime();
         final Request first = inFlight[slot(oldest)];
         if (oldest < nextToSend && first != null && now - first.sentAtNanos > resendAfterNanos) {
@@ -189,7 +193,9 @@ final class ClusterClient implements EgressListener, AutoCloseable {
                 break;
             }
             request.correlationId = ++lastAssigned;
-            new UnsafeBuffer(request.bytes).putLong(CommandFormat.CORRELATION_ID_OFFSET, request.correlationId);
+            final UnsafeBuffer bytes = new UnsafeBuffer(request.bytes);
+            bytes.putLong(CommandFormat.CLIENT_ID_OFFSET, clientId);
+            bytes.putLong(CommandFormat.CORRELATION_ID_OFFSET, request.correlationId);
             inFlight[slot(request.correlationId)] = request;
             work++;
         }
@@ -211,7 +217,16 @@ final class ClusterClient implements EgressListener, AutoCloseable {
                 continue;
             }
             sendBuffer.wrap(request.bytes, 0, request.length);
-            final long result = cluster.offer(sendBuffer, 0, request.length);
+            final long result;
+            try {
+                result = cluster.offer(sendBuffer, 0, request.length);
+            } catch (IllegalArgumentException e) {
+                // Longer than the publication takes: it can never be sent; it fails alone, unsent and unapplied.
+                request.future.completeExceptionally(new IllegalArgumentException("the command of " + request.length
+                    + " bytes cannot be sent: " + e.getMessage(), e));
+                answered(request);
+                continue;
+            }
             if (result < 0) {
                 if (result == Publication.CLOSED || result == Publication.MAX_POSITION_EXCEEDED) {
                     disconnect();
@@ -250,16 +265,45 @@ final class ClusterClient implements EgressListener, AutoCloseable {
             result = new byte[resultLength];
             buffer.getBytes(offset + CommandFormat.RESPONSE_RESULT_OFFSET, result);
         }
-        request.response = new Response(buffer.getByte(offset + CommandFormat.RESPONSE_STATUS_OFFSET),
-            buffer.getLong(offset + CommandFormat.RESPONSE_POSITION_OFFSET), result);
-        inFlight[slot] = null;
+        final byte status = buffer.getByte(offset + CommandFormat.RESPONSE_STATUS_OFFSET);
+        request.response = new Response(status, buffer.getLong(offset + CommandFormat.RESPONSE_POSITION_OFFSET),
+            result);
+        answered(request);
+        applying.addLast(request);
+        renumber |= status == CommandFormat.STATUS_EXPIRED;
+    }
+
+    /** Takes an answered (or unsendable) command out of the window. */
+    private void answered(Request request) {
+        inFlight[slot(request.correlationId)] = null;
         while (oldest <= lastAssigned && inFlight[slot(oldest)] == null) {
             oldest++;
         }
         if (nextToSend < oldest) {
             nextToSend = oldest;
         }
-        applying.addLast(request);
+    }
+
+    /**
+     * The members forgot this client (silent for longer than their retention): the commands still unanswered may or
+     * may not have been applied before, so they fail with an unknown outcome, and the client starts again under a
+     * new id, whose commands the members will recognise.
+     */
+    private void renumber() {
+        renumber = false;
+        final ReplicationException unknown = new ReplicationException("the members no longer remember this client's"
+            + " commands (it was silent for longer than dedupRetention); whether this one was applied is unknown",
+            null);
+        for (int i = 0; i < inFlight.length; i++) {
+            if (inFlight[i] != null) {
+                inFlight[i].future.completeExceptionally(unknown);
+                inFlight[i] = null;
+            }
+        }
+        clientId = clientIds.getAsLong();
+        oldest = 1;
+        nextToSend = 1;
+        lastAssigned = 0;
     }
 
     /** Asks the cluster to take a snapshot; completes when the leader accepted the request. */

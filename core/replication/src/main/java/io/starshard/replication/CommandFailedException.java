@@ -2,8 +2,9 @@ package io.starshard.replication;
 
 /**
  * A command that the cluster committed and every member applied, and that failed on every member alike (the members
- * are deterministic): a full memory budget, an entry above the size limit, an unknown function name. The map is
- * unchanged by it on every member.
+ * are deterministic): an entry above the size limit, an unknown function name, a function that threw. The map is
+ * left alike on every member: unchanged, except by a batch ({@code putAll}), whose entries before the failing one
+ * are written.
  */
 public final class CommandFailedException extends ReplicationException {
     private static final long serialVersionUID = 1L;

@@ -5,7 +5,8 @@ import org.agrona.MutableDirectBuffer;
 
 /**
  * The bytes of a command on the cluster log and of its response on the egress: the one place that knows their
- * layout. Both are little-endian (Agrona's buffers) and length-prefixed, so a member never reads past a message.
+ * layout. Numbers are in the platform's order through Agrona's buffers: little-endian on x86-64 and AArch64, the
+ * platforms Aeron runs on. Arguments are length-prefixed and checked, so a member never reads past a message.
  *
  * <pre>
  * Command (client to cluster, one cluster message):
@@ -54,7 +55,7 @@ final class CommandFormat {
     static final int ARGUMENTS_OFFSET = 24;
 
     static final byte STATUS_OK = 0;
-    /** The command was applied and threw on every member alike (a full budget, an entry too large...). */
+    /** The command was applied and threw on every member alike (an entry too large, a function that threw...). */
     static final byte STATUS_FAILED = 1;
     /** A resent command so old that its outcome is no longer remembered: whether it was applied is unknown. */
     static final byte STATUS_EXPIRED = 2;

@@ -78,9 +78,16 @@ final class DedupTable {
         return window.ids[slot(correlationId)] == correlationId;
     }
 
-    /** Whether {@code correlationId} is too old for its outcome to be known (a client exceeded its window). */
+    /**
+     * Whether {@code correlationId}'s outcome cannot be known: older than the client's window, or the first command
+     * seen from a client whose numbering is already past one window (it was forgotten after the retention, so this
+     * may be a resend of a command applied before). Such a command is refused, not applied.
+     */
     boolean isExpired(Window window, long correlationId) {
-        return correlationId <= window.highest - windowSize || correlationId <= 0;
+        if (correlationId <= 0) {
+            return true;
+        }
+        return window.highest == 0 ? correlationId > windowSize : correlationId <= window.highest - windowSize;
     }
 
     /** Copies the response kept for an applied {@code correlationId} into {@code into}; returns its length. */
@@ -115,7 +122,7 @@ final class DedupTable {
      */
     byte[] encode() {
         final long[] ids = clients.keySet().stream().mapToLong(Long::longValue).sorted().toArray();
-        int length = 4 + 8 + 8 + 4;
+        long length = 4 + 8 + 8 + 4;
         for (long id : ids) {
             final Window w = clients.get(id);
             length += 8 + 8 + 8 + 4;
@@ -125,7 +132,12 @@ final class DedupTable {
                 }
             }
         }
-        final org.agrona.concurrent.UnsafeBuffer out = new org.agrona.concurrent.UnsafeBuffer(new byte[length]);
+        if (length > ServiceSnapshot.MAX_DEDUP_LENGTH) {
+            throw new IllegalStateException("the deduplication table needs " + length + " bytes, more than a snapshot"
+                + " holds (" + ServiceSnapshot.MAX_DEDUP_LENGTH + "): lower maxInFlight or dedupRetention, or keep"
+                + " values smaller");
+        }
+        final org.agrona.concurrent.UnsafeBuffer out = new org.agrona.concurrent.UnsafeBuffer(new byte[(int) length]);
         int p = 0;
         out.putInt(p, windowSize);
         p += 4;

@@ -27,8 +27,8 @@ import java.util.function.Supplier;
  *
  * <p>Determinism: everything the apply path reads comes from the log (the command's bytes and the cluster's
  * timestamp), the map is built with the same settings and hash seed on every member, and shard-count changes are
- * commands. So every member holds the same entries at the same log position, and a command that fails (a full
- * budget, an entry too large) fails on every member.
+ * commands. So every member holds the same entries at the same log position, and a command that fails (an entry
+ * too large, an unknown function) fails on every member.
  *
  * <p>Threads: every method runs on the service container's thread, the only writer of the map. Local readers read
  * the map concurrently under its own read protocol; {@link #appliedPosition()} tells them how far it has got.
@@ -153,7 +153,11 @@ final class MapService<K, V> implements ClusteredService {
         answer(session, responseLength);
     }
 
-    /** Applies one command to the map and writes its response; a command that throws changes nothing. */
+    /**
+     * Applies one command to the map and writes its response. A command that throws leaves the map as the map's
+     * own method leaves it: unchanged, except a batch, which stops at the failing entry (the same prefix on every
+     * member, since every member fails at the same entry).
+     */
     private int apply(byte type, long correlationId, long position, DirectBuffer buffer, int offset, int length) {
         final CommandFormat.Reader in = reader.wrap(buffer, offset, length);
         final ShardedHashMap<K, V> m = map;

@@ -19,8 +19,11 @@ import java.util.function.Supplier;
 
 /**
  * Settings of one member of a replicated map. Every member of a cluster must be given the same map settings (types,
- * codecs, shards, entry limit, budget, hash seed, functions, maxInFlight) and the same member list: the members apply
+ * codecs, shards, entry limit, hash seed, functions, maxInFlight) and the same member list: the members apply
  * the same log and must reach the same state. Only {@link #memberId} and the directories differ.
+ *
+ * <p>There is no memory budget: a budget counts memory that local readers still hold, which differs between
+ * members, so a write near the limit could fail on one member and not on another and the maps would diverge.
  *
  * <p>The defaults run three members on one machine (loopback, ports from 20000): what tests and the demo use. For
  * three machines, give each the same {@link #members} host list and its own {@link #memberId}.
@@ -38,7 +41,6 @@ public final class ReplicatedMapBuilder<K, V> {
     private Codec<V> valueCodec;
     private int shards = 16;
     private int maxEntryBytes;
-    private long memoryBudget;
     private long hashSeed = DEFAULT_HASH_SEED;
     private int memberId = -1;
     private List<String> hosts = List.of("localhost", "localhost", "localhost");
@@ -108,22 +110,6 @@ public final class ReplicatedMapBuilder<K, V> {
      */
     public ReplicatedMapBuilder<K, V> maxEntryBytes(int bytes) {
         this.maxEntryBytes = requireRange("maxEntryBytes", bytes, 1, Integer.MAX_VALUE);
-        return this;
-    }
-
-    /**
-     * The off-heap memory budget of every member's map (default none). A write that does not fit fails on every
-     * member alike, with the map's exception named in a {@link ReplicationException}.
-     *
-     * @param bytes the budget
-     * @return this builder
-     * @throws IllegalArgumentException if not positive
-     */
-    public ReplicatedMapBuilder<K, V> memoryBudget(long bytes) {
-        if (bytes <= 0) {
-            throw new IllegalArgumentException("memoryBudget must be positive, was " + bytes);
-        }
-        this.memoryBudget = bytes;
         return this;
     }
 
@@ -386,9 +372,6 @@ public final class ReplicatedMapBuilder<K, V> {
             .hashSeed(hashSeed);
         if (maxEntryBytes > 0) {
             builder.maxEntryBytes(maxEntryBytes);
-        }
-        if (memoryBudget > 0) {
-            builder.memoryBudget(memoryBudget);
         }
         return builder;
     }

@@ -62,7 +62,6 @@ public final class ReplicatedShardedHashMap<K, V> extends AbstractMap<K, V> impl
     private final MapService<K, V> service;
     private final ClusterNode node;
     private final ClusterClient client;
-    private final long clientId;
     private final int maxEncodedBytes;
     private final int maxCommandBytes;
     private final long timeoutNanos;
@@ -88,9 +87,10 @@ public final class ReplicatedShardedHashMap<K, V> extends AbstractMap<K, V> impl
         this.valueCodec = settings.resolvedValueCodec();
         this.memberId = settings.memberId();
         this.maxEncodedBytes = settings.maxEntryBytes();
-        this.maxCommandBytes = settings.logTermLength() / 8 - AeronCluster.SESSION_HEADER_LENGTH;
+        // Aeron's largest message: an eighth of the term, at most 16 MiB; the ingress uses the log's term length.
+        this.maxCommandBytes = Math.min(settings.logTermLength() / 8, 16 * 1024 * 1024)
+            - AeronCluster.SESSION_HEADER_LENGTH;
         this.timeoutNanos = settings.operationTimeout().toNanos();
-        this.clientId = CLIENT_IDS.nextLong() & Long.MAX_VALUE;
         this.service = new MapService<>(() -> settings.mapBuilder(keyCodec, valueCodec), keyCodec, valueCodec,
             settings.functions(), settings.maxInFlight(), settings.dedupRetention().toMillis(),
             settings.directory().resolve("scratch"));
@@ -120,11 +120,34 @@ public final class ReplicatedShardedHashMap<K, V> extends AbstractMap<K, V> impl
                 + settings.startTimeout(), e);
         }
         this.node = launched;
-        this.client = new ClusterClient(settings.aeronDirectory().toString(),
-            ClusterNode.ingressEndpoints(settings.hosts(), settings.portBase()), settings.hosts().get(memberId),
-            clientId, settings.maxInFlight(), Math.max(TimeUnit.SECONDS.toNanos(1),
-            settings.heartbeatTimeout().toNanos()), settings.idleStrategy().get(), service::appliedPosition,
-            "starshard-replication-client-" + memberId);
+        try {
+            this.client = new ClusterClient(settings.aeronDirectory().toString(),
+                ClusterNode.ingressEndpoints(settings.hosts(), settings.portBase()), settings.hosts().get(memberId),
+                () -> CLIENT_IDS.nextLong() & Long.MAX_VALUE, settings.maxInFlight(), settings.logTermLength(),
+                Math.max(TimeUnit.SECONDS.toNanos(1), settings.heartbeatTimeout().toNanos()),
+                settings.idleStrategy().get(), service::appliedPosition, "starshard-replication-client-" + memberId);
+        } catch (RuntimeException | Error e) {
+            org.agrona.CloseHelper.quietClose(launched);
+            closeLocalMap();
+            throw e;
+        }
+        try {
+            // Ready for reads: the local map has caught up with everything committed before the start.
+            final CompletableFuture<ClusterClient.Response> caughtUp = submit(encoder(CommandFormat.TYPE_SYNC));
+            caughtUp.get(settings.startTimeout().toNanos(), TimeUnit.NANOSECONDS);
+        } catch (TimeoutException e) {
+            close();
+            throw new ReplicationException("member " + memberId + " started but did not reach the cluster's leader"
+                + " within " + settings.startTimeout() + " (start the other members too: a leader needs a majority)",
+                e);
+        } catch (InterruptedException e) {
+            close();
+            Thread.currentThread().interrupt();
+            throw new ReplicationException("interrupted while member " + memberId + " caught up", e);
+        } catch (ExecutionException | RuntimeException e) {
+            close();
+            throw new ReplicationException("member " + memberId + " could not catch up with the cluster", e);
+        }
     }
 
     // ---------------------------------------------------------------- local reads
@@ -168,9 +191,38 @@ public final class ReplicatedShardedHashMap<K, V> extends AbstractMap<K, V> impl
         return local().mappingCount();
     }
 
+    /** Read-only: its entries are copies, so neither the set nor an entry's {@code setValue} can bypass the log. */
     @Override
     public Set<Map.Entry<K, V>> entrySet() {
-        return Collections.unmodifiableSet(local().entrySet());
+        final Set<Map.Entry<K, V>> live = local().entrySet();
+        return new java.util.AbstractSet<>() {
+            @Override
+            public java.util.Iterator<Map.Entry<K, V>> iterator() {
+                final java.util.Iterator<Map.Entry<K, V>> entries = live.iterator();
+                return new java.util.Iterator<>() {
+                    @Override
+                    public boolean hasNext() {
+                        return entries.hasNext();
+                    }
+
+                    @Override
+                    public Map.Entry<K, V> next() {
+                        final Map.Entry<K, V> e = entries.next();
+                        return new AbstractMap.SimpleImmutableEntry<>(e.getKey(), e.getValue());
+                    }
+                };
+            }
+
+            @Override
+            public int size() {
+                return live.size();
+            }
+
+            @Override
+            public boolean contains(Object o) {
+                return live.contains(o);
+            }
+        };
     }
 
     @Override
@@ -467,7 +519,7 @@ public final class ReplicatedShardedHashMap<K, V> extends AbstractMap<K, V> impl
         if (closed) {
             throw new IllegalStateException("the replicated map is closed");
         }
-        return encoders.get().begin(type, clientId);
+        return encoders.get().begin(type, 0L); // the client fills in its id when it numbers the command
     }
 
     private CommandEncoder keyValue(byte type, K key, V value) {

@@ -27,14 +27,14 @@ import java.util.zip.CRC32C;
  * anything in it is trusted. The one place that knows the snapshot's bytes.
  *
  * <pre>
- * Header (first message, 48 bytes, little-endian):
+ * Header (first message, 48 bytes, little-endian like CommandFormat):
  *   0  magic          int    0x53535250 ("PRSS")
  *   4  version        int    FORMAT_VERSION
  *   8  hashSeed       long   the map's seed (must equal the file's)
  *   16 dedupLength    long   bytes of the deduplication table that follow
  *   24 mapLength      long   bytes of the saved map that follow those
  *   32 dedupCrc       int    CRC-32C of the deduplication table
- *   36 (zero)         int
+ *   36 shardCount     int    the map's shard count at the snapshot (a restart keeps a rebalanced count)
  *   40 headerCrc      int    CRC-32C of bytes 0..39
  *   44 (zero)         int
  * Then dedupLength + mapLength bytes, cut into messages of at most CHUNK bytes. The map part is the file
@@ -72,6 +72,7 @@ final class ServiceSnapshot {
             header.putLong(16, dedupBytes.length);
             header.putLong(24, mapLength);
             header.putInt(32, crc(dedupBytes, 0, dedupBytes.length));
+            header.putInt(36, map.shardCount());
             header.putInt(40, crc(header.byteArray(), 0, 40));
             offer(publication, header, 0, HEADER_LENGTH, idle);
             final UnsafeBuffer dedupBuffer = new UnsafeBuffer(dedupBytes);
@@ -155,7 +156,7 @@ final class ServiceSnapshot {
                 }
                 final ShardedHashMap<K, V> map;
                 try {
-                    map = builder.load(file);
+                    map = builder.shards(reader.shardCount).load(file);
                 } catch (io.starshard.CorruptedFileException e) {
                     throw new CorruptedSnapshotException("the map in the snapshot is corrupted: " + e.getMessage(), e);
                 }
@@ -181,6 +182,7 @@ final class ServiceSnapshot {
         private long dedupLength;
         private long mapLength;
         private int dedupCrc;
+        private int shardCount;
         private byte[] dedup;
         private long received;
         boolean done;
@@ -235,6 +237,10 @@ final class ServiceSnapshot {
             dedupLength = h.getLong(16);
             mapLength = h.getLong(24);
             dedupCrc = h.getInt(32);
+            shardCount = h.getInt(36);
+            if (shardCount < 1 || shardCount > io.starshard.ShardedHashMap.MAX_SHARDS) {
+                throw new CorruptedSnapshotException("shard count " + shardCount + " is out of range", null);
+            }
             if (dedupLength < 0 || dedupLength > MAX_DEDUP_LENGTH || mapLength < 0) {
                 throw new CorruptedSnapshotException("lengths " + dedupLength + " and " + mapLength
                     + " are out of range", null);

@@ -11,6 +11,7 @@ import java.util.Map;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class ReplicatedMapTest {
@@ -49,6 +50,18 @@ class ReplicatedMapTest {
                 final ReplicatedShardedHashMap<Long, Long> member = cluster.member(m);
                 member.sync();
                 assertEquals(expected, new HashMap<>(member), "member " + m);
+            }
+            assertThrows(UnsupportedOperationException.class, () -> b.entrySet().iterator().next().setValue(1L),
+                "views cannot write past the log");
+            assertThrows(UnsupportedOperationException.class, () -> b.keySet().remove(100L));
+            final CommandFailedException unknown = assertThrows(CommandFailedException.class,
+                () -> a.apply("no-such-function", 1L, 1L));
+            assertTrue(unknown.failureType().endsWith("IllegalArgumentException"), unknown.failureType());
+            assertThrows(NullPointerException.class, () -> a.put(null, 1L));
+            a.rebalanceTo(5);
+            for (int m = 0; m < 3; m++) {
+                cluster.member(m).sync();
+                assertEquals(5, cluster.member(m).shardCount(), "member " + m);
             }
             a.clear();
             for (int m = 0; m < 3; m++) {

@@ -28,6 +28,7 @@ class SnapshotRestartTest {
         final List<Writer> writers = new ArrayList<>();
         try (TestCluster cluster = new TestCluster(dir, 3).start()) {
             write(cluster, writers, 0, 600);
+            cluster.member(0).rebalanceTo(5);
             cluster.member(0).takeSnapshot();
             write(cluster, writers, 1, 600); // after the snapshot: replayed from the log
             assertTrue(cluster.member(0).lastSnapshotDuration().toNanos() > 0);
@@ -37,6 +38,9 @@ class SnapshotRestartTest {
             }
             cluster.start();
             ReplicationModelTest.assertEqualsModel(cluster, writers);
+            for (int m = 0; m < 3; m++) {
+                assertEquals(5, cluster.member(m).shardCount(), "member " + m + " keeps the rebalanced shard count");
+            }
             write(cluster, writers, 2, 300); // and the restarted cluster takes writes; dedup state came back
             ReplicationModelTest.assertEqualsModel(cluster, writers);
         }

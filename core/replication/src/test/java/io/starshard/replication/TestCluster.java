@@ -49,7 +49,7 @@ final class TestCluster implements AutoCloseable {
             .errorHandler(errors::add);
     }
 
-    /** Starts every member (in parallel: each waits for the others to elect a leader). */
+    /** Starts every member, in parallel: build() returns once its member has caught up with an elected leader. */
     TestCluster start() {
         return start(this::builder);
     }
