@@ -124,13 +124,14 @@ public final class ReplicationDemo {
             final long before = acknowledged.get();
             final long killed = System.nanoTime();
             members.get(leader).close();
-            while (acknowledged.get() == before) {
+            final int newLeader = awaitLeader(members, leader);
+            final long elected = System.nanoTime();
+            while (acknowledged.get() < before + 100) {
                 TimeUnit.MILLISECONDS.sleep(1);
             }
-            final long resumed = System.nanoTime();
-            final int newLeader = awaitLeader(members, leader);
-            System.out.printf("  member %d is the new leader; the first write after the kill was acknowledged %d ms"
-                + " later%n", newLeader, TimeUnit.NANOSECONDS.toMillis(resumed - killed));
+            System.out.printf("  member %d was elected leader %d ms after the kill; writes paused for %d ms at most"
+                + " and carried on%n", newLeader, TimeUnit.NANOSECONDS.toMillis(elected - killed),
+                TimeUnit.NANOSECONDS.toMillis(longestGap.get()));
             TimeUnit.MILLISECONDS.sleep(500);
             System.out.printf("  restarting member %d on its directory: it rejoins and catches up from the log%n",
                 leader);
@@ -142,9 +143,8 @@ public final class ReplicationDemo {
             for (ReplicatedShardedHashMap<Long, Long> m : members) {
                 m.sync();
             }
-            System.out.printf("  %,d increments acknowledged; the counter on the members: %d / %d / %d; longest"
-                + " wait for one write: %d ms%n", acknowledged.get(), members.get(0).get(-1L),
-                members.get(1).get(-1L), members.get(2).get(-1L), TimeUnit.NANOSECONDS.toMillis(longestGap.get()));
+            System.out.printf("  %,d increments acknowledged; the counter on the members: %d / %d / %d%n",
+                acknowledged.get(), members.get(0).get(-1L), members.get(1).get(-1L), members.get(2).get(-1L));
             final boolean equal = members.get(0).equals(members.get(1)) && members.get(0).equals(members.get(2));
             System.out.println("  all three members hold the same " + members.get(0).size() + " entries: " + equal);
 

@@ -58,7 +58,7 @@ public class ReplicatedMapBenchmark {
     @State(Scope.Benchmark)
     public static class ClusterState {
         /** The members' idle strategy. */
-        @Param({"backoff", "yielding", "sleeping"})
+        @Param({"backoff", "backoff100us", "yielding", "sleeping"})
         public String idle;
 
         /** Whether the log is forced to disk. */
@@ -77,6 +77,7 @@ public class ReplicatedMapBenchmark {
                 case "busyspin" -> BusySpinIdleStrategy::new;
                 case "yielding" -> YieldingIdleStrategy::new;
                 case "sleeping" -> () -> new SleepingMillisIdleStrategy(1);
+                case "backoff100us" -> () -> new BackoffIdleStrategy(10, 20, 1_000, 100_000);
                 default -> () -> new BackoffIdleStrategy(10, 20, 1_000, 1_000_000);
             };
             final List<CompletableFuture<ReplicatedShardedHashMap<Long, Long>>> starting = new ArrayList<>();
@@ -127,6 +128,7 @@ public class ReplicatedMapBenchmark {
         final SplittableRandom random = new SplittableRandom();
         final Map<Long, Long> batch = new HashMap<>();
         final Long[] keys = new Long[10_000];
+        final List<CompletableFuture<Long>> inFlight = new ArrayList<>(java.util.Collections.nCopies(64, null));
 
         /** Boxes the keys once. */
         @Setup
@@ -162,6 +164,22 @@ public class ReplicatedMapBenchmark {
             thread.batch.put(thread.keys[thread.random.nextInt(10_000)], 2L);
         }
         cluster.client.putAll(thread.batch);
+    }
+
+    /**
+     * 64 puts in flight at once from one thread ({@code putAsync}, then wait for all; multiply by 64).
+     *
+     * @param cluster the cluster
+     * @param thread  this thread's keys
+     */
+    @Benchmark
+    public void putAsync64(ClusterState cluster, ThreadState thread) {
+        for (int i = 0; i < 64; i++) {
+            thread.inFlight.set(i, cluster.client.putAsync(thread.keys[thread.random.nextInt(10_000)], 3L));
+        }
+        for (int i = 0; i < 64; i++) {
+            thread.inFlight.get(i).join();
+        }
     }
 
     /**
