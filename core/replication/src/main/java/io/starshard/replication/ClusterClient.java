@@ -61,6 +61,7 @@ final class ClusterClient implements EgressListener, AutoCloseable {
     private final Request[] inFlight;
     /** Answered, waiting until the local member has applied their position (in answer order). */
     private final java.util.ArrayDeque<Request> applying = new java.util.ArrayDeque<>();
+    /** Wraps a command's bytes to number or send them (client thread only). */
     private final UnsafeBuffer sendBuffer = new UnsafeBuffer(new byte[0]);
     private final Thread thread;
     private final Aeron aeron;
@@ -193,9 +194,9 @@ final class ClusterClient implements EgressListener, AutoCloseable {
                 break;
             }
             request.correlationId = ++lastAssigned;
-            final UnsafeBuffer bytes = new UnsafeBuffer(request.bytes);
-            bytes.putLong(CommandFormat.CLIENT_ID_OFFSET, clientId);
-            bytes.putLong(CommandFormat.CORRELATION_ID_OFFSET, request.correlationId);
+            sendBuffer.wrap(request.bytes, 0, request.length);
+            sendBuffer.putLong(CommandFormat.CLIENT_ID_OFFSET, clientId);
+            sendBuffer.putLong(CommandFormat.CORRELATION_ID_OFFSET, request.correlationId);
             inFlight[slot(request.correlationId)] = request;
             work++;
         }

@@ -242,7 +242,9 @@ final class MapService<K, V> implements ClusteredService {
     }
 
     private int bool(long correlationId, long position, boolean value) {
-        return status(correlationId, position, CommandFormat.STATUS_OK, new byte[] {(byte) (value ? 1 : 0)});
+        CommandFormat.putResponseHeader(response, correlationId, position, CommandFormat.STATUS_OK, 1);
+        response.putByte(CommandFormat.RESPONSE_RESULT_OFFSET, (byte) (value ? 1 : 0));
+        return CommandFormat.RESPONSE_RESULT_OFFSET + 1;
     }
 
     private int status(long correlationId, long position, byte status, byte[] result) {

@@ -177,6 +177,8 @@ final class ServiceSnapshot {
     /** Receives the snapshot's messages: header, then the table into memory and the map into a file. */
     private static final class Reader implements FragmentHandler, AutoCloseable {
         private final FileChannel channel;
+        /** Reused for every message's map bytes on their way to the file. */
+        private ByteBuffer chunk = ByteBuffer.allocate(CHUNK);
         private boolean headerRead;
         private long seed;
         private long dedupLength;
@@ -266,13 +268,17 @@ final class ServiceSnapshot {
                 }
             }
             if (consumed < length) {
-                final ByteBuffer slice = ByteBuffer.allocate(length - consumed);
-                buffer.getBytes(offset + consumed, slice, length - consumed);
-                slice.flip();
-                while (slice.hasRemaining()) {
-                    channel.write(slice);
+                final int n = length - consumed;
+                if (chunk.capacity() < n) {
+                    chunk = ByteBuffer.allocate(n);
                 }
-                received += length - consumed;
+                chunk.clear();
+                buffer.getBytes(offset + consumed, chunk, n);
+                chunk.flip();
+                while (chunk.hasRemaining()) {
+                    channel.write(chunk);
+                }
+                received += n;
             }
             done = received == dedupLength + mapLength;
         }
